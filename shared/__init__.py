@@ -1,0 +1,1 @@
+"""The importable core shared by every function and the plugin endpoint."""

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a short summary, then one JSON line with its figures."""

@@ -1,0 +1,220 @@
+"""Pacing: the limiter on a fake clock, then the client against a rate-limited simulator.
+
+Unit tests drive `shared.prism.pacing.Limiter` with an injected clock and
+sleep and check the one invariant that keeps a server from answering 429:
+no more than `limit` sends in any `period` window. Integration tests list
+through `PrismClient` against the simulator with Prism's recorded budgets
+(global 30/s, VM list 2/s) and count the 429s the simulator sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.prism import PrismClient
+from shared.prism.pacing import Limiter, limiter_for
+from shared.retry import RetryPolicy
+
+ROUTE = "GET /api/vmm/v4.0/ahv/config/vms"
+OTHER = "GET /api/clustermgmt/v4.0/config/clusters"
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds
+        self.slept += seconds
+
+
+def budget(limit: int | None = None, remaining: int | None = None, api_limit: int | None = None,
+           api_remaining: int | None = None, period: float = 1.0) -> dict[str, str]:
+    headers = {"X-Api-Ratelimit-Refresh-Period-Seconds": str(period)}
+    for name, value in (("X-Ratelimit-Limit", limit), ("X-Ratelimit-Remaining", remaining),
+                        ("X-Api-Ratelimit-Limit", api_limit),
+                        ("X-Api-Ratelimit-Remaining", api_remaining)):
+        if value is not None:
+            headers[name] = str(value)
+    return headers
+
+
+def limiter(clock: FakeClock, margin_s: float = 0.1) -> Limiter:
+    return Limiter(clock=clock, sleep=clock.sleep, margin_s=margin_s)
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    """The most sends any half-open window of `window` seconds holds."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while times[start] <= at - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_first_send_goes_at_once_and_teaches_the_budget():
+    clock = FakeClock()
+    lim = limiter(clock)
+    assert lim.acquire(ROUTE) == 0
+    lim.release(ROUTE, budget(30, 29, 2, 1), 200)
+    assert lim.limits() == {"*": 30, ROUTE: 2}
+    assert lim.rate(ROUTE) == 2.0
+    assert lim.rate(OTHER) == 30.0
+
+
+def test_steady_sends_never_exceed_the_per_api_budget():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(30, 29, 2, 1), 200)
+    sent = [clock.now]
+    for _ in range(20):
+        lim.acquire(ROUTE)
+        sent.append(clock.now)
+        lim.release(ROUTE, budget(30, 29, 2, 1), 200)
+    assert most_in_window(sent, 1.0) <= 2
+    assert clock.slept > 0
+
+
+def test_global_budget_binds_across_routes():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(3, 2), 200)
+    sent = [clock.now]
+    for number in range(12):
+        route = ROUTE if number % 2 else OTHER
+        lim.acquire(route)
+        sent.append(clock.now)
+        lim.release(route, budget(3, 2), 200)
+    assert most_in_window(sent, 1.0) <= 3
+
+
+def test_remaining_below_our_count_books_foreign_sends():
+    """Another process spends the same budget: Remaining says so, we wait."""
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(api_limit=10, api_remaining=0), 200)
+    before = clock.now
+    lim.acquire(ROUTE)
+    assert clock.now - before >= 1.0
+
+
+def test_429_blocks_for_retry_after_and_lowers_the_pace():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(30, 29, 8, 7), 200)
+    assert lim.rate(ROUTE) == 8.0
+    lim.throttled(ROUTE, 3.0, budget(30, 29, 8, 0))
+    assert lim.rate(ROUTE) < 8.0
+    before = clock.now
+    lim.acquire(ROUTE)
+    assert clock.now - before >= 3.0
+    assert lim.rate(OTHER) == 30.0  # the global budget was not the one spent
+
+
+def test_pace_recovers_while_no_429_follows():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(api_limit=8, api_remaining=7), 200)
+    lim.throttled(ROUTE, 0.5, budget(api_limit=8, api_remaining=0))
+    lowered = lim.rate(ROUTE)
+    for _ in range(60):
+        lim.acquire(ROUTE)
+        lim.release(ROUTE, budget(api_limit=8, api_remaining=7), 200)
+    assert lim.rate(ROUTE) > lowered
+
+
+def test_lowered_limit_is_followed():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(api_limit=10, api_remaining=9), 200)
+    for _ in range(5):
+        lim.acquire(ROUTE)
+        lim.release(ROUTE, budget(api_limit=10, api_remaining=5), 200)
+    lim.release(ROUTE, budget(api_limit=2, api_remaining=0), 200)  # the server lowered it
+    sent = []
+    for _ in range(6):
+        lim.acquire(ROUTE)
+        sent.append(clock.now)
+        lim.release(ROUTE, budget(api_limit=2, api_remaining=1), 200)
+    assert most_in_window(sent, 1.0) <= 2
+
+
+def test_success_without_headers_means_no_limit_and_errors_teach_nothing():
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(api_limit=1, api_remaining=0), 200)
+    lim.acquire(OTHER)
+    lim.release(OTHER, {}, 404)  # an unserved version: no headers, nothing learned
+    assert lim.limits()["*"] is None and lim.limits()[ROUTE] == 1
+    lim.release(ROUTE, {}, 200)
+    assert lim.limits()[ROUTE] is None
+    before = clock.now
+    for _ in range(10):
+        lim.acquire(ROUTE)
+    assert clock.now == before
+
+
+def test_unknown_budget_is_probed_one_request_at_a_time():
+    lim = Limiter(poll_s=0.001)
+    lim.acquire(ROUTE)
+    second_went = threading.Event()
+
+    def second():
+        lim.acquire(ROUTE)
+        second_went.set()
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    assert not second_went.wait(0.05)
+    lim.release(ROUTE, budget(30, 29, 5, 4), 200)
+    assert second_went.wait(2)
+    worker.join()
+
+
+def test_threads_share_one_budget():
+    """Eight threads through one limiter stay within 5 sends per 0.2 s window."""
+    lim = Limiter(margin_s=0.02)
+    lim.acquire(ROUTE)
+    lim.release(ROUTE, budget(api_limit=5, api_remaining=4, period=0.2), 200)
+    sent: list[float] = []
+    guard = threading.Lock()
+
+    def work():
+        for _ in range(4):
+            lim.acquire(ROUTE)
+            with guard:
+                sent.append(time.monotonic())
+            lim.release(ROUTE, budget(api_limit=5, api_remaining=4, period=0.2), 200)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sent) == 32
+    assert most_in_window(sent, 0.2) <= 5
+
+
+def test_one_limiter_per_prism_central():
+    assert limiter_for("pc-a:9440") is limiter_for("pc-a:9440")
+    assert limiter_for("pc-a:9440") is not limiter_for("pc-b:9440")
