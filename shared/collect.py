@@ -4,8 +4,8 @@ The plan lists clusters (needed for regions and names anyway) and the small
 lookups every shard needs to resolve names, measures each kind, and cuts it
 into page windows of about `shard_size` items. Each shard then reads only its
 window, so many collect calls can run at once and each stays O(shard) in
-memory. One failing kind or item becomes an `inventory.ErrorResource`; an
-authentication or permission failure stops the run.
+memory. One failing kind or item becomes an `inventory.ErrorResource` (a 403
+too: Prism roles can cover some kinds and not others); a 401 stops the run.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import math
 from collections.abc import Iterator
 
 from shared import events, options
-from shared.errors import AuthenticationFailed, PermissionDenied, PluginError
+from shared.errors import AuthenticationFailed, PluginError
 from shared.mapping import inventory as mapping
 from shared.prism import Connection, PrismClient
 from shared.prism.models import Cluster
 
 log = logging.getLogger(__name__)
 
-STOP = (AuthenticationFailed, PermissionDenied)
+STOP = (AuthenticationFailed,)  # a 403 may cover one kind only: that kind fails alone
 LOOKUP_KINDS = ("hosts", "subnets", "projects")  # small, and VMs need their names
 
 
@@ -41,7 +41,7 @@ def verify(data: dict) -> dict:
     client, _, _ = open_client(data)
     with client:
         info = client.check()
-    return {"product_version": info.product_version}
+    return {"product": info.product, "v3": info.v3, "v4": sorted(info.v4)}
 
 
 def _cluster_context(clusters: list[Cluster]) -> list[dict]:

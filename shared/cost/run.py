@@ -71,8 +71,13 @@ def _client(data: dict, ctx: Any, opts: dict | None = None):
 # -- record -----------------------------------------------------------------------------
 
 
-def take_snapshot(client: Any, hour: datetime) -> snapshots.Snapshot:
-    """Every VM now: clusters and projects name them, VMs are turned into rows at once."""
+def take_snapshot(client: Any, hour: datetime, api: str = "auto") -> snapshots.Snapshot:
+    """Every VM now: clusters and projects name them, VMs are turned into rows at once.
+
+    VMs come from v3 where it is served, unless the options force an API:
+    v4 GA VMs carry no project (shared/prism/models.py), and showback per
+    project needs it.
+    """
     clusters, pc = {}, ""
     for cluster in client.iter_clusters():
         if cluster.is_prism_central:
@@ -86,7 +91,9 @@ def take_snapshot(client: Any, hour: datetime) -> snapshots.Snapshot:
         raise
     except PluginError as err:  # v3-only call; labels lose names, costs stay right
         log.warning("projects not listed: %s", err.grpc_code)
-    rows = [snapshots.row_from_vm(vm) for vm in client.iter_vms()]
+    if api == "auto":
+        api = "v3" if client.info.v3 else "v4"
+    rows = [snapshots.row_from_vm(vm) for vm in client.iter_kind("vms", api=api)]
     return snapshots.Snapshot(hour, clusters, projects, rows, pc)
 
 
@@ -104,8 +111,9 @@ def _hour(data: dict, ctx: Any) -> datetime:
 
 def record(data: dict, ctx: Any) -> dict | None:
     hour = _hour(data, ctx)
-    with _client(data, ctx, data.get("options")) as client:
-        snap = take_snapshot(client, hour)
+    opts = data.get("options") or {}
+    with _client(data, ctx, opts) as client:
+        snap = take_snapshot(client, hour, opts.get("api", "auto"))
     summary = snapshots.record(ctx.store, snap)
     keep = data.get("keep_hourly_days", KEEP_HOURLY_DAYS)
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
@@ -140,7 +148,8 @@ def plan_tasks(data: dict, ctx: Any) -> dict:
     with _client(data, ctx, card.options) as client:
         clusters = {c.ext_id: c.name for c in client.iter_clusters() if not c.is_prism_central}
         if store.get(snapshots.LATEST_KEY) is None:  # nothing recorded yet: a base for estimates
-            snapshots.record(store, take_snapshot(client, snapshots.hour_of(now)))
+            snapshots.record(store, take_snapshot(client, snapshots.hour_of(now),
+                                                  card.options["api"]))
         accounts = _accounts(client, card.options["account_by"]) \
             if data.get("linked_accounts") else []
     first = tasks.first_month(now, start=str(data.get("start") or ""),
@@ -203,7 +212,7 @@ def _live_current(data: dict, ctx: Any, cluster: str, now: datetime, opts: dict
     if not data.get("secret_data") and not ctx.settings.prism.host:
         return None
     with _client(data, ctx, opts) as client:
-        snap = take_snapshot(client, snapshots.hour_of(now))
+        snap = take_snapshot(client, snapshots.hour_of(now), opts.get("api", "auto"))
     return snapshots.rollup_from_rows(now.date(), now.hour, cluster, snap.rows,
                                       cluster_name=snap.clusters.get(cluster, ""),
                                       projects=snap.projects).at_last_hour()
