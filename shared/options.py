@@ -47,7 +47,7 @@ INVENTORY_OPTIONS_SCHEMA: dict = {
                 "title": "Prism API", "description": "auto picks the fastest per kind"},
         "concurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8,
                         "title": "Concurrent Prism requests per function call"},
-        "shard_size": {"type": "integer", "minimum": 100, "maximum": 20000, "default": 2000,
+        "shard_size": {"type": "integer", "minimum": 100, "maximum": 20000, "default": 500,
                        "title": "Items per collect call"},
     },
 }

@@ -73,11 +73,13 @@ def _spawn(name: str, args: list[str], env: dict, log_dir: Path | None) -> tuple
 
 
 def start_function(name: str, env: dict | None = None, *, log_dir: Path | None = None,
-                   port: int | None = None, timeout_s: float = 30.0) -> Proc:
+                   port: int | None = None, timeout_s: float = 30.0,
+                   source: Path | None = None) -> Proc:
     """One function as its own functions-framework process, polled until it answers."""
     port = port or free_port()
+    source = source or ROOT / "functions" / name / "main.py"
     args = [sys.executable, "-m", "functions_framework", "--target", "main",
-            "--source", str(ROOT / "functions" / name / "main.py"),
+            "--source", str(source),
             "--host", "127.0.0.1", "--port", str(port)]
     process, log_path = _spawn(name, args, base_env(env), log_dir)
     proc = Proc(name, process, f"http://127.0.0.1:{port}", port, log_path)

@@ -413,9 +413,14 @@ class PrismClient:
 
     def _page(self, spec: KindSpec, route: _Route, size: int, params: dict,
               number: int) -> Page:
-        """Fetch and parse one page (runs in a window worker)."""
-        return self._parse_page(spec, route, self._fetch(spec, route, number, size, params),
-                                number)
+        """Fetch and parse one page (runs in a window worker).
+
+        The collector stays paused for the whole page: the previous pages'
+        fresh objects would otherwise be re-scanned between the pauses.
+        """
+        with gc_paused():
+            return self._parse_page(spec, route,
+                                    self._fetch(spec, route, number, size, params), number)
 
     def _parse_page(self, spec: KindSpec, route: _Route, body: Any, number: int) -> Page:
         if route.api == "v4":
