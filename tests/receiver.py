@@ -188,9 +188,11 @@ class Receiver:
                 self.on_event(event)
         return 200, b"{}"
 
-    def duplicates(self) -> dict[str, int]:
+    def duplicates(self) -> dict[tuple[str, str], int]:
+        """(event_key, event_type) seen more than once: an ALERT and its RECOVERY are two."""
         with self._lock:
-            return {key: n for key, n in self.keys.items() if n > 1}
+            seen = Counter((e["event_key"], e["event_type"]) for e in self.events)
+        return {pair: n for pair, n in seen.items() if n > 1}
 
     def wait_for_keys(self, count: int, timeout_s: float = 10.0) -> bool:
         """True once `count` distinct event keys have arrived."""

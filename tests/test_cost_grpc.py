@@ -11,8 +11,10 @@ from __future__ import annotations
 import calendar
 import gzip
 import re
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
@@ -29,10 +31,11 @@ from spaceone.api.cost_analysis.plugin import (
 )
 
 from shared import events
-from shared.cost import ratecard, snapshots
+from shared.cost import ratecard, snapshots, summary
 from shared.cost.run import compute_costs, export_key
 from shared.invoke import invoke
 from shared.state import open_store
+from shared.state.local import LocalStore
 from tests.conftest import PRISM_PASSWORD, PRISM_USERNAME
 from tests.processes import start_function, start_plugin
 from tests.test_state import BUCKET, CREDENTIALS, start_moto
@@ -289,12 +292,15 @@ def test_export_writes_a_focus_month_matching_get_data(stack):
     event = events.new_event(events.COST_EXPORT, {"options": OPTIONS, "month": MONTH},
                              source="/test")
     reply = invoke(stack.function.url, event, timeout_s=120, store=stack.store)
-    assert reply["key"] == export_key(MONTH)
-    rows = sum(len(m.results) for c in stack.sim.inventory.aos_clusters
-               for m in stack.get_data({"month": MONTH, "cluster": c.ext_id}))
-    assert reply["rows"] == rows
-    raw = stack.store.get(reply["key"])
-    assert raw is not None and raw[:2] == b"\x1f\x8b"
+    clusters = [c.ext_id for c in stack.sim.inventory.aos_clusters]
+    assert sorted(f["key"] for f in reply["files"]) == sorted(export_key(MONTH, c)
+                                                               for c in clusters)
+    for file in reply["files"]:
+        cluster = file["key"].rsplit("/", 1)[1].split(".")[0]
+        rows = sum(len(m.results) for m in stack.get_data({"month": MONTH, "cluster": cluster}))
+        text = gzip.decompress(stack.store.get(file["key"])).decode()
+        assert file["rows"] == rows == len(text.splitlines()) - 1  # the header line
+        assert text.startswith("AvailabilityZone,BilledCost,BillingAccountId,")
 
 
 def test_nothing_stored_carries_a_credential(stack):
@@ -303,3 +309,86 @@ def test_nothing_stored_carries_a_credential(stack):
         if key.endswith(".gz"):
             raw = gzip.decompress(raw)
         assert PRISM_PASSWORD.encode() not in raw, key
+
+
+def test_summary_from_the_stream_equals_the_summary_from_the_store(stack):
+    names = {c.ext_id: c.name for c in stack.sim.inventory.aos_clusters}
+    streamed = [r for c in names for m in stack.get_data({"month": MONTH, "cluster": c})
+                for r in m.results]
+    got = summary.from_cost_infos(streamed, currency="EUR", names=names)
+    want = summary.month_summary(stack.store, OPTIONS, MONTH)
+    assert got == want
+    assert [c["name"] for c in want["clusters"]] == sorted(names.values())
+    assert want["clusters"][0]["estimated_days"] == DIM - 2  # days 5 and 6 were recorded
+    text = summary.render(want)
+    assert "cluster-01" in text and f"{want['total']:,.2f}" in text
+
+
+def test_a_periodic_export_without_export_focus_writes_nothing(stack):
+    stack.job.get_tasks(job_pb2.GetTasksRequest(  # saves the rate card periodic runs use
+        options=struct(OPTIONS), secret_data=struct(stack.secret)), timeout=60)
+    for cluster in stack.sim.inventory.aos_clusters:  # a periodic export: the previous month
+        stack.store.delete(export_key(MONTH, cluster.ext_id))
+    response = requests.post(stack.function.url, data=b"{}", timeout=60, headers={
+        "ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-source": "/ping",
+        "ce-id": "tick-2", "ce-nutanixtype": events.COST_EXPORT,
+        "content-type": "application/json"})
+    assert response.status_code == 202  # the rate card saved by get_tasks has no export_focus
+    assert not list(stack.store.list(f"cost/exports/focus/{MONTH}/"))
+
+
+class FlakyProxy:
+    """A real HTTP hop to the cost function that answers 503 to its first `fail` requests."""
+
+    def __init__(self, target: str, fail: int) -> None:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                proxy.seen += 1
+                if proxy.seen <= fail:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                resp = requests.post(target, data=body, headers=dict(self.headers), timeout=60)
+                self.send_response(resp.status_code)
+                for name, value in resp.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            def log_message(self, *args):
+                pass
+
+        self.seen = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_window_that_fails_for_now_is_sent_again(stack, tmp_path):
+    if not isinstance(stack.store, LocalStore):
+        pytest.skip("one store is enough: this is about the endpoint")
+    proxy = FlakyProxy(stack.function.url, fail=2)
+    env = {"NTNX_STATE_URL": stack.store.url(""), "NTNX_COST_URL": proxy.url}
+    plugin = start_plugin("cost", env, log_dir=tmp_path)
+    try:
+        with grpc.insecure_channel(plugin.url) as channel:
+            request = cost_pb2.GetDataRequest(
+                options=struct(OPTIONS), secret_data=struct(stack.secret),
+                task_options=struct({"month": MONTH, "cluster": _cluster(stack).ext_id,
+                                     "days_per_call": 10}))
+            flaky = [r for m in cost_pb2_grpc.CostStub(channel).get_data(request, timeout=60)
+                     for r in m.results]
+    finally:
+        plugin.stop()
+        proxy.server.shutdown()
+    direct = [r for m in stack.get_data({"month": MONTH, "cluster": _cluster(stack).ext_id})
+              for r in m.results]
+    assert proxy.seen == 4 + 2  # 4 windows, 2 of them twice
+    key = lambda r: (r.resource, r.billed_date, r.usage_type)  # noqa: E731
+    assert sorted(flaky, key=key) == sorted(direct, key=key)

@@ -95,11 +95,13 @@ def test_compaction_keeps_rollups_and_drops_old_hourly_files(store):
 def test_days_without_snapshots_use_the_latest_allocation(store):
     snapshots.record(store, snap(7, [row("a"), row("b", power="OFF")], day=20))
     days = [date(2026, 4, 19), date(2026, 4, 20)]
-    sources, current = snapshots.load_window(store, "c1", days, date(2026, 4, 30))
-    assert list(sources) == [date(2026, 4, 20)]
+    sources = snapshots.StoredDays(store, "c1", date(2026, 4, 30))
+    assert sources.get(days[0]) is None and sources.get(days[1]).hours == 1 << 7
+    current = snapshots.latest_rollup(store, "c1", not_after=date(2026, 4, 30)).at_last_hour()
     assert current.hours == snapshots.FULL_DAY and len(current.alloc) == 2
     card = ratecard.parse({"vcpu_hour": 1, "memory_gib_hour": 0, "storage_gib_month": 0})
-    out = compute(card, "c1", days, sources, current, datetime(2026, 5, 1, tzinfo=UTC))
+    out = compute(card, "c1", days, sources, lambda: current,
+                  datetime(2026, 5, 1, tzinfo=UTC))
     assert out.days == ["2026-04-19", "2026-04-20"] and out.estimated == [0]
     vcpu_hours = {(out.days[d], out.vms[v][0]): q for v, d, t, q, _ in out.iter_rows()
                   if t == 0}
@@ -112,7 +114,7 @@ def test_focus_csv_has_focus_columns_and_one_record_per_row(store):
     card = ratecard.parse({"vcpu_hour": 0.01, "memory_gib_hour": 0.005,
                            "storage_gib_month": 0.3, "currency": "EUR"})
     day = date(2026, 4, 10)
-    sources, _ = snapshots.load_window(store, "c1", [day], day)
+    sources = snapshots.StoredDays(store, "c1", day)
     out = compute(card, "c1", [day], sources, None, datetime(2026, 5, 1, tzinfo=UTC),
                   cluster_name="cluster-01")
     writer = focus.FocusWriter()

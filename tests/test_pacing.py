@@ -9,15 +9,19 @@ through `PrismClient` against the simulator with Prism's recorded budgets
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.prism import PrismClient
+from shared.prism import Connection, KindPlan, PrismClient
 from shared.prism.pacing import Limiter, limiter_for
 from shared.retry import RetryPolicy
+from tests.conftest import PRISM_PASSWORD, PRISM_USERNAME
+from tests.simulator import Inventory, RateLimits, Simulator
 
 ROUTE = "GET /api/vmm/v4.0/ahv/config/vms"
 OTHER = "GET /api/clustermgmt/v4.0/config/clusters"
@@ -218,3 +222,129 @@ def test_threads_share_one_budget():
 def test_one_limiter_per_prism_central():
     assert limiter_for("pc-a:9440") is limiter_for("pc-a:9440")
     assert limiter_for("pc-a:9440") is not limiter_for("pc-b:9440")
+
+
+# -- against the simulator -----------------------------------------------------------------
+
+FAST = RetryPolicy(attempts=6, base_s=0.01, cap_s=0.1, deadline_s=30.0)
+
+
+def client_for(sim, **kw) -> PrismClient:
+    secret = {"host": sim.url, "username": PRISM_USERNAME, "password": PRISM_PASSWORD}
+    if sim.tls:
+        secret["ca_pem"] = sim.ca_path
+    return PrismClient(Connection.from_secret(secret), retry=FAST, limiter=Limiter(), **kw)
+
+
+def test_paced_listing_draws_no_429(prism_sim, prism_inventory):
+    """Prism's recorded budgets: 2 VM lists per second, 30 requests per second."""
+    prism_sim.set_rate_limits(RateLimits.recorded())
+    with client_for(prism_sim, api="v4", page_size=15) as client:
+        vms = list(client.iter_vms())
+        metrics = client.metrics
+    assert len({v.ext_id for v in vms}) == len(prism_inventory.vms)
+    assert prism_sim.counters["throttled"] == 0 and metrics["throttled"] == 0
+    assert metrics["paced_wait_s"] > 0  # three VM pages cannot go in one window of two
+
+
+def test_paced_v3_listing_draws_no_429(prism_sim_http, prism_inventory):
+    prism_sim_http.reset_counters()
+    prism_sim_http.set_rate_limits(RateLimits(global_per_s=6, per_api={"v3.vms.list": 3}))
+    try:
+        with client_for(prism_sim_http, api="v3", page_size=9) as client:
+            vms = list(client.iter_vms())
+            assert client.metrics["throttled"] == 0
+        assert len({v.ext_id for v in vms}) == len(prism_inventory.vms)
+        assert prism_sim_http.counters["throttled"] == 0
+    finally:
+        prism_sim_http.set_rate_limits(None)
+
+
+def test_lowered_budget_slows_the_client_without_errors_or_lost_items(prism_sim_http,
+                                                                      prism_inventory):
+    sim = prism_sim_http
+    sim.reset_counters()
+    sim.set_rate_limits(RateLimits(global_per_s=30, per_api={"vmm.vms.list": 10}))
+    found = []
+    try:
+        with client_for(sim, api="v4", page_size=5, concurrency=4) as client:
+            for vm in client.iter_vms():
+                found.append(vm.ext_id)
+                if len(found) == 10:  # two pages in: Prism lowers the VM list budget
+                    sim.set_rate_limits(RateLimits(global_per_s=30,
+                                                   per_api={"vmm.vms.list": 3}))
+            limits = client._transport.limiter.limits()
+    finally:
+        sim.set_rate_limits(None)
+    assert sorted(found) == sorted(v.ext_id for v in prism_inventory.vms)
+    assert limits["GET /api/vmm/v4.0/ahv/config/vms"] == 3  # learned from the headers
+
+
+def test_kinds_collected_at_once_share_the_global_budget(prism_sim_http, prism_inventory):
+    sim = prism_sim_http
+    sim.reset_counters()
+    sim.set_rate_limits(RateLimits(global_per_s=8))
+    counts: dict[str, int] = {}
+    errors: list[Exception] = []
+    try:
+        with client_for(sim, api="v4", page_size=2, concurrency=8) as client:
+            def collect(kind: str) -> None:
+                try:
+                    counts[kind] = sum(1 for _ in client.iter_kind(kind))
+                except Exception as err:  # noqa: BLE001 - reported below
+                    errors.append(err)
+
+            threads = [threading.Thread(target=collect, args=(k,))
+                       for k in ("hosts", "subnets", "volume_groups", "images")]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            metrics = client.metrics
+    finally:
+        sim.set_rate_limits(None)
+    assert not errors
+    assert counts == {"hosts": len(prism_inventory.hosts), "subnets": len(prism_inventory.subnets),
+                      "volume_groups": len(prism_inventory.volume_groups),
+                      "images": len(prism_inventory.images)}
+    assert sim.counters["throttled"] == 0 and metrics["throttled"] == 0
+
+
+def test_a_burst_at_first_contact_is_probed_not_thrown(prism_sim_http, prism_inventory):
+    """Eight stats calls at once, before any budget is known: still no 429."""
+    sim = prism_sim_http
+    sim.reset_counters()
+    sim.set_rate_limits(RateLimits(global_per_s=4))
+    end = datetime.now(UTC).replace(microsecond=0)
+    vms = prism_inventory.vms[:8]
+    try:
+        with client_for(sim) as client, ThreadPoolExecutor(8) as pool:
+            series = list(pool.map(lambda vm: client.vm_stats(
+                vm.ext_id, end - timedelta(hours=1), end, interval_s=600), vms))
+    finally:
+        sim.set_rate_limits(None)
+    assert len(series) == 8
+    assert sim.counters["throttled"] == 0
+
+
+@pytest.fixture(scope="module")
+def many_vms_sim():
+    inv = Inventory.generate(clusters=1, hosts_per_cluster=2, vms=150, seed=3)
+    with Simulator(inv, tls=False) as sim:
+        yield sim
+
+
+def test_auto_picks_the_api_that_lists_soonest_under_the_limits(many_vms_sim, caplog):
+    """At 50 per page both APIs need 3 pages: v4 wins unlimited, v3 under a 2/s VM list."""
+    with client_for(many_vms_sim, page_size=50) as client:
+        assert client.plan("vms") == KindPlan("vms", "v4", 150, 50, 3)
+    many_vms_sim.set_rate_limits(RateLimits.recorded())
+    caplog.set_level(logging.INFO, logger="shared.prism.client")
+    try:
+        with client_for(many_vms_sim, page_size=50) as client:
+            assert client.plan("vms") == KindPlan("vms", "v3", 150, 50, 3)
+            assert len(list(client.iter_vms())) == 150
+            assert client.metrics["throttled"] == 0
+    finally:
+        many_vms_sim.set_rate_limits(None)
+    assert [(r.kind, r.api) for r in caplog.records if hasattr(r, "api")] == [("vms", "v3")]

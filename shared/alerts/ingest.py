@@ -1,8 +1,8 @@
 """The Prism-facing HTTP edge of alert_ingest: routing, auth, size, parse, hand-over.
 
 Owns what a plain HTTP request to alert_ingest gets: GET is a health check;
-a CloudEvent goes to `shared.adapter` (a Knative PingSource tick is renamed
-to the poll type first); any other POST is a pushed alert (Prism Element
+a CloudEvent goes to `shared.adapter` (a Knative PingSource tick that names
+no project type becomes the poll); any other POST is a pushed alert (Prism Element
 webhook, the Playbook body, v4 alerts: `shared/alerts/payloads.py`), which is
 checked here and handed to the delivery `Outbox`. Not owned: the body formats
 (payloads), the CloudForet shapes (mapping), forwarding (delivery).
@@ -30,9 +30,9 @@ import binascii
 import hmac
 import json
 import logging
+import os
 import threading
 import time
-import uuid
 from typing import Any
 
 from shared import events, logs
@@ -68,7 +68,9 @@ def is_cloud_event(request: Any) -> bool:
 
 
 class _Renamed:
-    """The request as the adapter reads it (`headers`, `get_data()`), with a new type."""
+    """The request as the adapter reads it (`method`, `headers`, `get_data()`), retyped."""
+
+    method = "POST"
 
     def __init__(self, headers: dict, data: bytes) -> None:
         self.headers, self._data = headers, data
@@ -78,13 +80,16 @@ class _Renamed:
 
 
 def as_project_event(request: Any) -> Any:
-    """A PingSource tick becomes the poll; every other CloudEvent passes unchanged.
+    """A PingSource tick that names no project type becomes the poll.
 
-    PingSource always sends `dev.knative.sources.ping` (the manifests add an
-    extension naming the task); alert_ingest has one periodic task, so any
-    tick means: poll.
+    PingSource always sends `dev.knative.sources.ping`. The adapter retypes a
+    tick carrying the `nutanixtype` extension; a tick without it (or with
+    only `nutanixtask`) can only mean the poll here: alert_ingest has one
+    periodic task. Every other CloudEvent passes unchanged.
     """
     if request.headers.get("ce-type") == PING_TYPE:
+        if "ce-nutanixtype" in request.headers:
+            return request
         headers = {k: v for k, v in request.headers.items() if k.lower() != "ce-type"}
         headers["ce-type"] = events.ALERT_POLL
         return _Renamed(headers, request.get_data())
@@ -94,7 +99,7 @@ def as_project_event(request: Any) -> Any:
             body = json.loads(request.get_data())
         except ValueError:
             return request  # the adapter answers 400
-        if isinstance(body, dict) and body.get("type") == PING_TYPE:
+        if isinstance(body, dict) and body.get("type") == PING_TYPE and "nutanixtype" not in body:
             body["type"] = events.ALERT_POLL
             return _Renamed(dict(request.headers.items()), json.dumps(body).encode())
     return request
@@ -182,6 +187,14 @@ def to_events(body: Any, prism_url: str) -> list[dict]:
 # --- the endpoint -------------------------------------------------------------------------
 
 
+def prism_url(settings: Settings) -> str:
+    """Prism Central's address for links in pushed alerts ("" when not configured)."""
+    host = settings.prism.host.strip().rstrip("/")
+    if not host or "://" in host:
+        return host
+    return f"https://{host}:{settings.prism.port}"
+
+
 class Webhook:
     """The pushed-alert endpoint of one process; nothing is opened before the first push."""
 
@@ -189,9 +202,8 @@ class Webhook:
         self.settings = settings
         self._outbox = outbox
         self._lock = threading.Lock()
-        self._logging_ready = False
-        prism = settings.prism
-        self.prism_url = f"https://{prism.host}:{prism.port}" if prism.host else ""
+        logs.setup(settings.log_level)
+        self.prism_url = prism_url(settings)
         if not (settings.webhook_token or (settings.webhook_username
                                            and settings.webhook_password)):
             log.warning("no NTNX_WEBHOOK_TOKEN nor NTNX_WEBHOOK_USERNAME/PASSWORD: "
@@ -211,21 +223,20 @@ class Webhook:
 
     def handle(self, request: Any) -> tuple:
         """One plain HTTP request, as a flask response tuple."""
-        if not self._logging_ready:
-            logs.setup(self.settings.log_level)
-            self._logging_ready = True
         if request.method in ("GET", "HEAD"):
             return json.dumps({"status": "ok"}), 200, JSON
         if request.method == "OPTIONS":
             return "", 204, {"Allow": "GET, HEAD, POST, OPTIONS"}
-        token = logs.event_id.set(uuid.uuid4().hex[:16])
+        token = logs.event_id.set(os.urandom(8).hex())
         started = time.monotonic()
         try:
             try:
                 status, body, headers = self._push(request)
             except _Refused as refused:
                 status, body, headers = refused.status, {"error": refused.reason}, refused.headers
-            log.log(logging.INFO if status < 400 else logging.WARNING, "webhook answered %s",
+            # accepted pushes are logged per batch by delivery (a line per request
+            # costs a quarter of the throughput); refusals one by one
+            log.log(logging.DEBUG if status < 400 else logging.WARNING, "webhook answered %s",
                     status, extra={"status": status, "count": body.get("received", 0),
                                    "elapsed_ms": round((time.monotonic() - started) * 1000)})
         finally:
@@ -239,13 +250,13 @@ class Webhook:
             raise _Refused(401, "missing or wrong webhook credentials",
                            {"WWW-Authenticate": 'Basic realm="alert_ingest"'})
         raw = read_body(request, self.settings.webhook_max_bytes)
-        events = to_events(decode(raw), self.prism_url)
-        if not events:
+        found = to_events(decode(raw), self.prism_url)
+        if not found:
             return 200, {"received": 0, "delivered": 0}, {}
         try:
-            outcome = self.outbox.submit(events)
+            outcome = self.outbox.submit(found)
         except PluginError as err:
             raise _Refused(503, str(err), {"Retry-After": "30"}) from None
         if outcome == delivery.DELIVERED:
-            return 200, {"received": len(events), "delivered": len(events)}, {}
-        return 202, {"received": len(events), "queued": len(events)}, {}
+            return 200, {"received": len(found), "delivered": len(found)}, {}
+        return 202, {"received": len(found), "queued": len(found)}, {}

@@ -2,7 +2,7 @@
 
 Prism Central keeps no allocation history and issues no bill, so this package
 records what each VM held every hour (`snapshots`), prices it with the
-operator's rate card (`ratecard`, `compute`), cuts CloudForet's work into
+operator's rate card (`ratecard`, `compute`), packs replies (`reply`), cuts CloudForet's work into
 (month, cluster) tasks (`tasks`), and writes FOCUS CSV (`focus`). `run` is
 what the cost function serves; `summary` is a month at a glance for the demo.
 
@@ -11,7 +11,6 @@ Everything here is UTC: a `billed_date` is a UTC day, a snapshot a UTC hour.
 
 PROVIDER = "nutanix"  # = shared.mapping.cloud_service_types.PROVIDER (rule 15: one string)
 PRODUCT = "VirtualMachine"
-SCALE = 1_000_000  # quantities and costs travel as integers of millionths (compact JSON)
 
 # usage_type, usage_unit; the index is what replies carry
 USAGE_TYPES: tuple[tuple[str, str], ...] = (

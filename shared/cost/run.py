@@ -16,14 +16,15 @@ its `nutanixtype` extension) is answered 202, empty: its reply is dropped.
 from __future__ import annotations
 
 import calendar
+import gc
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared import events
-from shared.cost import PRODUCT, PROVIDER, SCALE, USAGE_TYPES, ratecard, snapshots, tasks
-from shared.cost.compute import CostRows, compute, labels
+from shared.cost import PRODUCT, PROVIDER, USAGE_TYPES, ratecard, reply, snapshots, tasks
+from shared.cost.compute import CostRows, compute, info_of, tags_of
 from shared.cost.focus import FocusWriter
 from shared.errors import AuthenticationFailed, InvalidInput, PermissionDenied, PluginError
 
@@ -37,8 +38,14 @@ KEEP_HOURLY_DAYS = 3  # raw hourly snapshots kept this long, then only the rollu
 ESTIMATED_INFO = {"Estimated": "true"}  # additional_info of days priced from today's allocation
 STOP = (AuthenticationFailed, PermissionDenied)
 
+# Pricing a window allocates ~10^5 short-lived containers while rollups holding ~10^5 more
+# are alive. At CPython's default generation-0 threshold (700) the cyclic collector walks
+# them again and again: ~30% of a compute call's CPU. The cost function makes no cycles
+# worth collecting that often, so it collects less often (this module is its handler).
+gc.set_threshold(50_000, 20, 100)
 
-# -- the edge ---------------------------------------------------------------------------
+
+# -- connections ------------------------------------------------------------------------
 
 
 def _periodic(ctx: Any) -> bool:
@@ -110,14 +117,15 @@ def _hour(data: dict, ctx: Any) -> datetime:
 
 
 def record(data: dict, ctx: Any) -> dict | None:
+    """Snapshot the hour (the event's time: a retried tick lands on the same hour)."""
     hour = _hour(data, ctx)
+    keep = data.get("keep_hourly_days", KEEP_HOURLY_DAYS)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise InvalidInput("keep_hourly_days must be a non-negative integer")
     opts = data.get("options") or {}
     with _client(data, ctx, opts) as client:
         snap = take_snapshot(client, hour, opts.get("api", "auto"))
     summary = snapshots.record(ctx.store, snap)
-    keep = data.get("keep_hourly_days", KEEP_HOURLY_DAYS)
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
-        raise InvalidInput("keep_hourly_days must be a non-negative integer")
     summary["compacted"] = snapshots.compact(ctx.store, _now().date(), keep)
     log.info("recorded allocation", extra={"count": summary["vms"]})
     return None if _periodic(ctx) else summary
@@ -221,24 +229,33 @@ def _live_current(data: dict, ctx: Any, cluster: str, now: datetime, opts: dict
 def compute_costs(card: ratecard.RateCard, store: Any, cluster: str, days: list[date],
                   now: datetime, *, cluster_name: str = "",
                   live: Callable[[], Any] | None = None) -> CostRows:
-    sources, current = snapshots.load_window(store, cluster, days, now.date())
-    if current is None and live is not None and any(
-            d <= now.date() and d not in sources for d in days):
-        current = live()
-    return compute(card, cluster, days, sources, current, now, cluster_name=cluster_name)
+    """Costs from the stored history; today's allocation is read only if a day lacks one."""
+    def current() -> snapshots.DayRollup | None:
+        latest = snapshots.latest_rollup(store, cluster, not_after=now.date())
+        if latest is not None:
+            return latest.at_last_hour()
+        return live() if live is not None else None
+
+    return compute(card, cluster, days, snapshots.StoredDays(store, cluster, now.date()),
+                   current, now, cluster_name=cluster_name)
 
 
 def to_reply(costs: CostRows) -> dict:
-    """The compute reply: per-VM labels once, then flat integer rows (millionths)."""
+    """The compute reply: days, labels once per VM (tag sets shared), packed cost columns."""
+    tag_index: dict[tuple, int] = {}
+    tag_sets: list[dict] = []
     vms = []
     for vm in costs.vms:
-        tags, info = labels(vm)
-        vms.append([vm[0], tags, info])
+        tags_i = tag_index.get(vm[2:])  # (project, project name, categories)
+        if tags_i is None:
+            tags_i = tag_index[vm[2:]] = len(tag_sets)
+            tag_sets.append(tags_of(vm))
+        vms.append([vm[0], tags_i, info_of(vm)])
     return {"cluster": costs.cluster, "cluster_name": costs.cluster_name,
             "currency": costs.currency, "provider": PROVIDER, "product": PRODUCT,
-            "types": [list(t) for t in USAGE_TYPES], "scale": SCALE, "days": costs.days,
-            "estimated": costs.estimated, "estimated_info": ESTIMATED_INFO, "vms": vms,
-            "rows": costs.rows}
+            "types": [list(t) for t in USAGE_TYPES], "days": costs.days,
+            "estimated": costs.estimated, "estimated_info": ESTIMATED_INFO,
+            "tags": tag_sets, "vms": vms, "columns": reply.pack(costs.pairs, costs.values)}
 
 
 def compute_task(data: dict, ctx: Any) -> dict:
@@ -263,8 +280,9 @@ def previous_month(now: datetime) -> str:
     return tasks.month_of(first - timedelta(days=1))
 
 
-def export_key(month: str) -> str:
-    return f"{EXPORT_PREFIX}{month}.csv.gz"
+def export_key(month: str, cluster: str) -> str:
+    """One gzipped FOCUS CSV per cluster and month: a folder FinOps tools read as one table."""
+    return f"{EXPORT_PREFIX}{month}/{cluster}.csv.gz"
 
 
 def export(data: dict, ctx: Any) -> dict | None:
@@ -278,23 +296,23 @@ def export(data: dict, ctx: Any) -> dict | None:
     month = str(data.get("month") or previous_month(now))
     year, mon = _month(month)
     days = [date(year, mon, d) for d in range(1, calendar.monthrange(year, mon)[1] + 1)]
-    writer = FocusWriter()
-    recorded = snapshots.clusters_in_month(store, month)
-    for cluster, last_day in sorted(recorded.items()):
+    files = []
+    for cluster, last_day in sorted(snapshots.clusters_in_month(store, month).items()):
         rollup = snapshots.load_rollup(store, date.fromisoformat(last_day), cluster)
         name = rollup.cluster_name if rollup else ""
-        account = (rollup.prism_central if rollup else "") or "nutanix"
+        account = (rollup.prism_central if rollup else "") or PROVIDER
         step = tasks.days_per_call(len(rollup.vms) if rollup else 0)
+        writer = FocusWriter()
         for i in range(0, len(days), step):  # windows bound memory
             costs = compute_costs(card, store, cluster, days[i:i + step], now,
                                   cluster_name=name)
-            writer.write(costs, month, account_id=account,
-                         account_name="Nutanix showback")
-    key = export_key(month)
-    store.put(key, writer.finish())
-    log.info("exported FOCUS month", extra={"count": writer.rows})
-    result = {"month": month, "key": key, "url": store.url(key), "rows": writer.rows}
-    return None if _periodic(ctx) else result
+            writer.write(costs, month, account_id=account, account_name="Nutanix showback")
+        key = export_key(month, cluster)
+        store.put(key, writer.finish())
+        files.append({"key": key, "url": store.url(key), "rows": writer.rows})
+    rows = sum(f["rows"] for f in files)
+    log.info("exported FOCUS month", extra={"count": rows})
+    return None if _periodic(ctx) else {"month": month, "rows": rows, "files": files}
 
 
 HANDLERS: dict[str, Callable[[dict, Any], dict | None]] = {

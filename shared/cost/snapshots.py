@@ -25,7 +25,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
@@ -353,12 +353,6 @@ def compact(store: StateStore, today: date, keep_days: int) -> int:
 # -- reading back ----------------------------------------------------------------------
 
 
-def clusters_on(store: StateStore, day: date) -> list[str]:
-    """Clusters with a rollup for `day`."""
-    prefix = f"{DAILY_PREFIX}{day.isoformat()}/"
-    return [k[len(prefix):].split(".", 1)[0] for k in store.list(prefix)]
-
-
 def clusters_in_month(store: StateStore, month: str) -> dict[str, str]:
     """Clusters with any rollup in `month` (YYYY-MM) -> the day of their last one."""
     seen: dict[str, str] = {}
@@ -409,25 +403,18 @@ def rollup_from_rows(day: date, hour: int, cluster: str, rows: Iterable[VmRow], 
     return builder.build()
 
 
-def iter_days(first: date, last: date) -> Iterator[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
+class StoredDays:
+    """A cluster's rollups read from the store one day at a time (what `compute` asks).
 
+    Days after `today`, and days whose rollup holds no hour, have none. Only
+    the day being priced is in memory: a month never is.
+    """
 
-def load_window(store: StateStore, cluster: str, days: list[date], today: date
-                ) -> tuple[dict[date, DayRollup], DayRollup | None]:
-    """The rollups of `days` up to today, and today's allocation when a day has none."""
-    sources: dict[date, DayRollup] = {}
-    for day in days:
-        if day > today:
-            continue
-        rollup = load_rollup(store, day, cluster)
-        if rollup is not None and rollup.hours:
-            sources[day] = rollup
-    current = None
-    if any(day <= today and day not in sources for day in days):
-        latest = latest_rollup(store, cluster, not_after=today)
-        current = latest.at_last_hour() if latest is not None else None
-    return sources, current
+    def __init__(self, store: StateStore, cluster: str, today: date) -> None:
+        self.store, self.cluster, self.today = store, cluster, today
+
+    def get(self, day: date) -> DayRollup | None:
+        if day > self.today:
+            return None
+        rollup = load_rollup(self.store, day, self.cluster)
+        return rollup if rollup is not None and rollup.hours else None

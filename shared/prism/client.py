@@ -42,7 +42,18 @@ from shared.prism.kinds import (
     volume_groups,
 )
 from shared.prism.kinds.envelope import v3_items, v3_total, v4_items, v4_total
-from shared.prism.models import Alert, StatSeries
+from shared.prism.models import (
+    Alert,
+    CategoryValue,
+    Cluster,
+    Host,
+    Image,
+    Project,
+    StatSeries,
+    Subnet,
+    Vm,
+    VolumeGroup,
+)
 from shared.prism.pacing import Limiter
 from shared.prism.paging import Page, check_page, iter_pages, iter_window, page_count
 from shared.prism.transport import Transport, gc_paused
@@ -115,6 +126,12 @@ class PrismClient:
                  page_size: int | None = None, limiter: Limiter | None = None,
                  on_bad_item: BadItemHook | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """`api`, `concurrency` default to the connection's options (auto, 8).
+
+        `limiter` defaults to the process-wide one of this Prism Central;
+        `on_bad_item(kind, error)` hears of items a parser refused (they are
+        skipped, the listing goes on); `sleep` is the retries' (tests).
+        """
         self.api = api or conn.api
         self.concurrency = concurrency or conn.concurrency
         problems = []
@@ -179,31 +196,31 @@ class PrismClient:
 
     # -- kinds -----------------------------------------------------------------
 
-    def iter_clusters(self) -> Iterator:
+    def iter_clusters(self) -> Iterator[Cluster]:
         """Clusters, the PC pseudo-cluster included (`is_prism_central`)."""
         return self.iter_kind("clusters")
 
-    def iter_hosts(self) -> Iterator:
+    def iter_hosts(self) -> Iterator[Host]:
         return self.iter_kind("hosts")
 
-    def iter_vms(self) -> Iterator:
+    def iter_vms(self) -> Iterator[Vm]:
         """VMs from v4, or from v3 where v4 is missing or slower; both yield the same Vm."""
         return self.iter_kind("vms")
 
-    def iter_subnets(self) -> Iterator:
+    def iter_subnets(self) -> Iterator[Subnet]:
         return self.iter_kind("subnets")
 
-    def iter_images(self) -> Iterator:
+    def iter_images(self) -> Iterator[Image]:
         return self.iter_kind("images")
 
-    def iter_volume_groups(self) -> Iterator:
+    def iter_volume_groups(self) -> Iterator[VolumeGroup]:
         return self.iter_kind("volume_groups")
 
-    def iter_projects(self) -> Iterator:
+    def iter_projects(self) -> Iterator[Project]:
         """Projects: v3 only (v4 has them only as a beta, spec nutanix/v4.md section 1)."""
         return self.iter_kind("projects")
 
-    def iter_categories(self) -> Iterator:
+    def iter_categories(self) -> Iterator[CategoryValue]:
         """key=value pairs: one v4 object each, or v3 keys expanded to their values."""
         return self.iter_kind("categories")
 
@@ -223,16 +240,16 @@ class PrismClient:
         return self._iter(spec, api, pages, page_size, {})
 
     def iter_alerts(self, since: datetime | None = None) -> Iterator[Alert]:
-        """Alerts changed after `since`, oldest change first.
+        """Alerts changed after `since` (all without it), oldest change first.
 
-        v4.2 filters and orders on the server (`lastUpdatedTime gt since`);
-        v4.0 and v3 cannot filter (spec nutanix/v4.md section 1), so their
-        alerts are filtered and sorted here.
+        v4.2 filters and orders on the server (`lastUpdatedTime gt since`:
+        acknowledged and resolved alerts come back too); v4.0 and v3 cannot
+        filter (spec nutanix/v4.md section 1), so their alerts are filtered
+        and sorted here, which holds them all in memory (alerts are few).
         """
-        params: dict[str, str] = {}
+        params = {"$orderby": "lastUpdatedTime asc"}
         if since is not None:
             params["$filter"] = f"lastUpdatedTime gt {_iso(since)}"
-            params["$orderby"] = "lastUpdatedTime asc"
         return self._iter_alerts(since, params)
 
     def _iter_alerts(self, since: datetime | None, params: dict) -> Iterator[Alert]:
@@ -242,10 +259,12 @@ class PrismClient:
             yield from items
         else:
             yield from _changed_since(items, since)
+
     # -- stats ---------------------------------------------------------------------
 
     def vm_stats(self, ext_id: str, start: datetime, end: datetime, *, interval_s: int,
                  stat: str = "AVG") -> list[StatSeries]:
+        """One series per metric (spec nutanix/v4.md section 7); rollups lag 1-2 minutes."""
         path = f"/api/vmm/{STATS_VERSION}/ahv/stats/vms/{_segment(ext_id)}"
         body = self._call("GET", path, params=_stat_params(start, end, interval_s, stat),
                           route=f"GET /api/vmm/{STATS_VERSION}/ahv/stats/vms/{{extId}}")

@@ -32,13 +32,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.client import IncompleteRead  # urllib3 raises it wrapped, or its own subclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import IncompleteRead
 
 from shared.errors import (
     AuthenticationFailed,
@@ -132,10 +132,12 @@ def gc_paused() -> Iterator[None]:
     """Keep the cyclic garbage collector out of bulk JSON decoding and model building.
 
     A 100-VM v4 page decodes into ~15,000 containers, none of them in a cycle;
-    with eight pages in flight the collector kept re-scanning them and cost more
-    CPU than the decoding itself (20,000 VMs: 2.9 s of CPU with it, 1.2 s
-    without; tests/bench/bench_client.py). Threads share one counter: the
-    collector is back on (if it was on) as soon as no thread is decoding.
+    with eight pages in flight the collector kept re-scanning them: fetching and
+    decoding 200 such pages took 2.9 s of CPU with it and 1.2 s without (see
+    tests/bench/bench_client.py). Threads share one counter: the collector is
+    back on (if it was on) as soon as no thread is inside. The price is that
+    cyclic garbage made meanwhile waits for the end of the listing; the client's
+    own path makes next to none.
     """
     global _gc_pauses, _gc_was_enabled
     with _GC_LOCK:

@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--threads", type=int, default=8,
                         help="gunicorn threads (the Containerfile's THREADS)")
+    parser.add_argument("--log-level", default="INFO", help="alert_ingest's NTNX_LOG_LEVEL")
     args = parser.parse_args(argv)
 
     bodies = alert_bodies(args.alerts)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             proc = start_function("alert_ingest", {
                 "NTNX_WEBHOOK_TOKEN": TOKEN, "NTNX_ALERT_FORWARD_URL": receiver_url,
-                "NTNX_STATE_URL": f"file://{tmp}/state", "NTNX_LOG_LEVEL": "WARNING",
+                "NTNX_STATE_URL": f"file://{tmp}/state", "NTNX_LOG_LEVEL": args.log_level,
                 "THREADS": str(args.threads), "WORKERS": "1"}, log_dir=Path(tmp) / "logs")
             try:
                 burst(proc.url, alert_bodies(20, "warm-up"), 4)  # imports, connections

@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import calendar
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -72,6 +74,12 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14, 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def worker_pid(pid: int) -> int:
@@ -156,9 +164,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clusters", type=int, default=2)
     parser.add_argument("--hosts-per-cluster", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--state", help="reuse (or keep) this state folder: history is built "
+                                        "once; without it a temporary folder is removed")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="NTNX_PLUGIN_CONCURRENCY for the endpoint (default: its own)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    work = Path(tempfile.mkdtemp(prefix="bench-cost-"))
+    work = Path(args.state) if args.state else Path(tempfile.mkdtemp(prefix="bench-cost-"))
     state_url = (work / "state").as_uri()
     store = open_store(state_url)
     sim = start_simulator(["--vms", str(args.vms), "--clusters", str(args.clusters),
@@ -167,31 +179,29 @@ def main(argv: list[str] | None = None) -> dict:
     secret = {"host": sim.info["url"], "username": USERNAME, "password": PASSWORD}
     env = {"NTNX_STATE_URL": state_url}
     procs = [sim]
+    month = bench_month(datetime.now(UTC).date())
     try:
-        recorder = start_function("cost", env, log_dir=work / "logs-record")
-        procs.append(recorder)
-        summary, record_s = record_now(recorder.url, store, secret)
-        record_rss = peak_rss_mb(worker_pid(recorder.process.pid))
-        recorder.stop()
-        hour = datetime.strptime(summary["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC)
-        hourly = store.get(snapshots.hourly_key(hour)) or b""
-        raw_per_vm_hour = len(hourly) / max(1, summary["vms"])
-        print(f"record run: {summary['vms']} VMs in {record_s:.1f} s, peak RSS "
-              f"{record_rss:.0f} MB; hourly snapshot {len(hourly)} bytes = "
-              f"{raw_per_vm_hour:.1f} bytes per VM-hour (kept 3 days)", flush=True)
-
-        month = bench_month(datetime.now(UTC).date())
-        began = time.perf_counter()
-        history = build_history(store, snapshots.read_hourly(store, hour), month, rng)
-        per_vm_hour = history["bytes"] / history["vm_hours"]
+        history = store.get_json("bench/history.json")
+        if history is None or history.get("month") != f"{month:%Y-%m}":
+            history = prepare(store, env, secret, month, rng, work, procs)
+            store.put_json("bench/history.json", history)
+        print(f"record run: {history['vms']} VMs in {history['record_s']:.1f} s, peak RSS "
+              f"{history['record_rss']:.0f} MB; hourly snapshot {history['hourly_bytes']} "
+              f"bytes = {history['raw_per_vm_hour']:.1f} bytes per VM-hour (kept 3 days)")
         print(f"history {month:%Y-%m}: {history['vm_hours']} VM-hours folded in "
-              f"{time.perf_counter() - began:.1f} s; rollups {history['bytes']} bytes = "
-              f"{per_vm_hour:.2f} bytes per VM-hour", flush=True)
+              f"{history['fold_s']:.1f} s; rollups {history['bytes']} bytes = "
+              f"{history['per_vm_hour']:.2f} bytes per VM-hour", flush=True)
 
+        plugin_env = {**env}
+        if args.concurrency:
+            plugin_env["NTNX_PLUGIN_CONCURRENCY"] = str(args.concurrency)
         function = start_function("cost", env, log_dir=work / "logs")
-        plugin = start_plugin("cost", {**env, "NTNX_COST_URL": function.url},
+        plugin = start_plugin("cost", {**plugin_env, "NTNX_COST_URL": function.url},
                               log_dir=work / "logs")
         procs += [function, plugin]
+        worker = worker_pid(function.process.pid)
+        cpu_before = {"endpoint": cpu_s(plugin.process.pid), "function": cpu_s(worker),
+                      "client": time.process_time()}
         began = time.perf_counter()
         with grpc.insecure_channel(plugin.url) as channel:
             reply = job_pb2_grpc.JobStub(channel).get_tasks(job_pb2.GetTasksRequest(
@@ -202,20 +212,44 @@ def main(argv: list[str] | None = None) -> dict:
         tasks_s = time.perf_counter() - began
         records = run_tasks(plugin.url, tasks, secret)
         wall = time.perf_counter() - began
-        rss = {"endpoint": peak_rss_mb(plugin.process.pid),
-               "function": peak_rss_mb(worker_pid(function.process.pid))}
+        cpu = {"endpoint": cpu_s(plugin.process.pid), "function": cpu_s(worker),
+               "client": time.process_time()}
+        rss = {"endpoint": peak_rss_mb(plugin.process.pid), "function": peak_rss_mb(worker)}
         print(f"get_tasks {tasks_s:.1f} s ({len(reply.tasks)} tasks, {len(tasks)} in "
-              f"{month:%Y-%m}); get_data {records} records in {wall - tasks_s:.1f} s; "
-              f"peak RSS endpoint {rss['endpoint']:.0f} MB, function {rss['function']:.0f} MB",
-              flush=True)
+              f"{month:%Y-%m}); get_data {records} records in {wall - tasks_s:.1f} s; CPU s "
+              + ", ".join(f"{k} {cpu[k] - cpu_before[k]:.1f}" for k in cpu)
+              + f"; peak RSS endpoint {rss['endpoint']:.0f} MB, function "
+                f"{rss['function']:.0f} MB", flush=True)
         result = {"records": records, "wall_s": round(wall, 2),
                   "peak_rss_mb": round(max(rss.values()), 1),
-                  "snapshot_bytes_per_vm_hour": round(per_vm_hour, 2)}
+                  "snapshot_bytes_per_vm_hour": round(history["per_vm_hour"], 2)}
         print(json.dumps(result), flush=True)
         return result
     finally:
         for proc in reversed(procs):
             proc.stop()
+        if not args.state:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare(store, env: dict, secret: dict, month: date, rng: random.Random, work: Path,
+            procs: list) -> dict:
+    """Phases 1 and 2: a real record run, then the month's history from its snapshot."""
+    recorder = start_function("cost", env, log_dir=work / "logs-record")
+    procs.append(recorder)
+    summary, record_s = record_now(recorder.url, store, secret)
+    record_rss = peak_rss_mb(worker_pid(recorder.process.pid))
+    recorder.stop()
+    hour = datetime.strptime(summary["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    hourly = len(store.get(snapshots.hourly_key(hour)) or b"")
+    began = time.perf_counter()
+    history = build_history(store, snapshots.read_hourly(store, hour), month, rng)
+    return {"month": f"{month:%Y-%m}", "vms": summary["vms"], "record_s": record_s,
+            "record_rss": record_rss, "hourly_bytes": hourly,
+            "raw_per_vm_hour": hourly / max(1, summary["vms"]),
+            "fold_s": time.perf_counter() - began, "bytes": history["bytes"],
+            "vm_hours": history["vm_hours"],
+            "per_vm_hour": history["bytes"] / history["vm_hours"]}
 
 
 if __name__ == "__main__":
