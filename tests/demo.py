@@ -31,6 +31,7 @@ from spaceone.api.inventory.plugin import collector_pb2, collector_pb2_grpc, job
 
 from shared.config import Settings
 from tests.processes import ROOT, Proc, start_function, start_plugin
+from tests.receiver import grpc_parser
 
 USERNAME, PASSWORD = "admin", "Nutanix/4u"  # the simulator's demo login
 # PingSource stand-ins: knative/base/pingsources.yaml schedules, shortened for the demo
@@ -38,6 +39,11 @@ SCHEDULES = {  # nutanixtype -> (function, seconds between ticks, Knative schedu
     "io.cloudforet.nutanix.cost.record.v1": ("cost", 60, "7 * * * * (hourly)"),
     "io.cloudforet.nutanix.alert.poll.v1": ("alert_ingest", 15, "* * * * * (every minute)"),
 }
+
+
+DEMO_WEBHOOK_TOKEN = "demo-token-change-me"  # noqa: S105 - the local demo's own token
+DEMO_RATE_CARD = {"vcpu_hour": 0.012, "memory_gib_hour": 0.004, "storage_gib_month": 0.08,
+                  "currency": "USD"}
 
 
 def say(text: str = "") -> None:
@@ -97,6 +103,13 @@ class Demo:
         say(f"  plugin   {family:<13} grpc://{proc.url}")
         return proc
 
+    def start_receiver(self) -> None:
+        """CloudForet's webhook URL: each POST goes to our Event.parse over gRPC."""
+        from tests.receiver import Receiver
+
+        self.receiver = self.stack.enter_context(Receiver())
+        say(f"  CloudForet webhook stand-in {self.receiver.url}")
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
@@ -131,6 +144,71 @@ class Demo:
             say(f"  {label:<18} {count:>7}")
         say(f"  {sum(counts.values())} resources in {elapsed:.1f} s"
             + (f", {len(failures)} errors: {failures[:3]}" if failures else ", no errors"))
+
+    def cost(self) -> None:
+        from spaceone.api.cost_analysis.plugin import cost_pb2, cost_pb2_grpc
+        from spaceone.api.cost_analysis.plugin import job_pb2 as cost_job_pb2
+        from spaceone.api.cost_analysis.plugin import job_pb2_grpc as cost_job_pb2_grpc
+
+        from shared.cost import summary
+
+        say("\n== Cost: a PingSource record tick, then Job.get_tasks + Cost.get_data ==")
+        status = self.tick("io.cloudforet.nutanix.cost.record.v1")
+        say(f"  allocation snapshot recorded (HTTP {status})")
+        channel = self.stack.enter_context(grpc.insecure_channel(self.plugins["cost"].url))
+        month = time.strftime("%Y-%m", time.gmtime())
+        request = cost_job_pb2.GetTasksRequest(start=f"{month}-01")
+        request.options.update(DEMO_RATE_CARD)
+        request.secret_data.update(self.secret)
+        tasks = cost_job_pb2_grpc.JobStub(channel).get_tasks(request, timeout=120).tasks
+        results = []
+        for task in tasks:
+            data = cost_pb2.GetDataRequest(task_options=task.task_options)
+            data.options.update(DEMO_RATE_CARD)
+            data.secret_data.update(self.secret)
+            for message in cost_pb2_grpc.CostStub(channel).get_data(data, timeout=300):
+                results.extend(message.results)
+        names = {}
+        if self.sim is not None:
+            names = {c.ext_id: c.name for c in self.sim.inventory.aos_clusters}
+        table = summary.from_cost_infos(results, month=month,
+                                        currency=DEMO_RATE_CARD["currency"], names=names)
+        say(f"  {len(results)} daily cost records from {len(tasks)} tasks (month {month}; "
+            "days before the first snapshot are estimated)")
+        say("  " + summary.render(table).replace("\n", "\n  "))
+
+    def alerts(self) -> None:
+        from tests.receiver import Receiver, grpc_parser
+
+        say("\n== Alerts: Prism pushes to alert_ingest, CloudForet's webhook parses ==")
+        if self.sim is None:
+            say("  (skipped: a real Prism Central pushes through your Playbooks)")
+            return
+        for severity, entity in (("CRITICAL", "vm"), ("WARNING", "host"), ("INFO", "cluster")):
+            alert = self.sim.raise_alert(severity=severity, entity_type=entity)
+            status = self.sim.post_webhook(self.functions["alert_ingest"].url, alert,
+                                           {"X-Webhook-Token": DEMO_WEBHOOK_TOKEN})
+            say(f"  Prism pushed a {severity} {entity} alert: HTTP {status}")
+        self.receiver.wait_for_keys(3, timeout_s=15)
+        for event in self.receiver.events[:6]:
+            say(f"  arrived in CloudForet: [{event['severity']}] {event['event_type']} "
+                f"{event['title'][:70]}")
+        status = self.tick("io.cloudforet.nutanix.alert.poll.v1")
+        say(f"  alert poll tick (the path that always works): HTTP {status}; "
+            f"{len(self.receiver.keys)} distinct alerts in CloudForet so far")
+
+    def notify(self) -> None:
+        from tests.demo_notify import DEMO_SIGNING_KEY, WebhookReceiver, send_demo
+
+        say("\n== Notify: Notification.dispatch to a webhook channel ==")
+        with WebhookReceiver(signing_key=DEMO_SIGNING_KEY) as receiver:
+            sent = send_demo(self.plugins["notification"].url, receiver.url)
+            arrivals = receiver.wait_for(1, timeout_s=10)
+        if not arrivals:
+            raise RuntimeError("the webhook receiver got nothing")
+        body = json.loads(arrivals[0]["body"])
+        say(f"  dispatched in {sent['elapsed_ms']} ms; the receiver got "
+            f"\"{body.get('title', '')}\" (signature valid: {arrivals[0]['signature_ok']})")
 
     # -- PingSource stand-in ------------------------------------------------------
     def tick(self, nutanixtype: str) -> int:
@@ -167,11 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         say("== Starting (logs in %s) ==" % demo.logs)
         demo.start_prism()
-        for name in ("collect",):
+        demo.start_receiver()
+        for name in ("collect", "cost", "notify"):
             demo.start_function(name)
-        for family in ("inventory",):
+        demo.start_function("alert_ingest", {"NTNX_WEBHOOK_TOKEN": DEMO_WEBHOOK_TOKEN,
+                                             "NTNX_ALERT_FORWARD_URL": demo.receiver.url})
+        for family in ("inventory", "cost", "monitoring_webhook", "notification"):
             demo.start_plugin(family)
+        demo.receiver.parser = grpc_parser(demo.plugins["monitoring_webhook"].url)
         demo.inventory()
+        demo.cost()
+        demo.alerts()
+        demo.notify()
         if args.once:
             return 0
         say("\nServing. PingSource stand-ins: " + "; ".join(
