@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ def test_make_run_walk_through_shows_every_summary(tmp_path):
         cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=240)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    assert "VirtualMachine              60" in out
+    assert re.search(r"VirtualMachine +60\n", out)
     assert "no errors" in out
     assert "Showback" in out and "total" in out
     assert out.count("arrived in CloudForet:") == 3
