@@ -95,11 +95,11 @@ def polling(sim, tmp_path_factory):
 
 
 def tick(url: str, structured: bool = False) -> requests.Response:
-    """What a Knative PingSource sends (it cannot choose its type; spec knative/eventing)."""
+    """What our PingSource sends: its own type, ours in `nutanixtype` (knative/README.md)."""
     attributes = {"specversion": "1.0", "type": "dev.knative.sources.ping",
                   "source": "/apis/v1/namespaces/cloudforet-nutanix/pingsources/alert-poll",
                   "id": str(uuid.uuid4()), "time": datetime.now(UTC).isoformat(),
-                  "nutanixtask": "alert.poll"}
+                  "nutanixtype": "io.cloudforet.nutanix.alert.poll.v1"}
     if structured:
         body = json.dumps({**attributes, "datacontenttype": "application/json", "data": {}})
         return requests.post(url, data=body, timeout=60,

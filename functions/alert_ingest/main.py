@@ -17,6 +17,5 @@ WEBHOOK = ingest.Webhook(SETTINGS)  # opens nothing: gunicorn forks after this i
 @functions_framework.http  # not @cloud_event: that signature drops the return value
 def main(request):
     if ingest.is_cloud_event(request):
-        return adapter.handle(ingest.as_project_event(request), run.run, SETTINGS,
-                              types=run.TYPES)
+        return adapter.handle(request, run.run, SETTINGS, types=run.TYPES)
     return WEBHOOK.handle(request)

@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any
 
-from shared import events, logs
+from shared import logs
 from shared.alerts import delivery
 from shared.config import Settings
 from shared.errors import InvalidInput, PluginError
@@ -65,44 +65,6 @@ def is_cloud_event(request: Any) -> bool:
     content_type = (request.headers.get("Content-Type") or "").lower()
     return ("ce-specversion" in request.headers
             or content_type.startswith("application/cloudevents"))
-
-
-class _Renamed:
-    """The request as the adapter reads it (`method`, `headers`, `get_data()`), retyped."""
-
-    method = "POST"
-
-    def __init__(self, headers: dict, data: bytes) -> None:
-        self.headers, self._data = headers, data
-
-    def get_data(self) -> bytes:
-        return self._data
-
-
-def as_project_event(request: Any) -> Any:
-    """A PingSource tick that names no project type becomes the poll.
-
-    PingSource always sends `dev.knative.sources.ping`. The adapter retypes a
-    tick carrying the `nutanixtype` extension; a tick without it (or with
-    only `nutanixtask`) can only mean the poll here: alert_ingest has one
-    periodic task. Every other CloudEvent passes unchanged.
-    """
-    if request.headers.get("ce-type") == PING_TYPE:
-        if "ce-nutanixtype" in request.headers:
-            return request
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "ce-type"}
-        headers["ce-type"] = events.ALERT_POLL
-        return _Renamed(headers, request.get_data())
-    content_type = (request.headers.get("Content-Type") or "").lower()
-    if content_type.startswith("application/cloudevents+json"):
-        try:
-            body = json.loads(request.get_data())
-        except ValueError:
-            return request  # the adapter answers 400
-        if isinstance(body, dict) and body.get("type") == PING_TYPE and "nutanixtype" not in body:
-            body["type"] = events.ALERT_POLL
-            return _Renamed(dict(request.headers.items()), json.dumps(body).encode())
-    return request
 
 
 # --- authentication ------------------------------------------------------------------------
