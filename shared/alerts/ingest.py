@@ -44,7 +44,6 @@ from shared.mapping.alerts import events_from_payload
 log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
-PING_TYPE = "dev.knative.sources.ping"  # PingSource cannot set its type (spec knative/eventing)
 JSON = {"Content-Type": "application/json"}
 _READ_CHUNK = 64 * 1024
 
