@@ -1,57 +1,13 @@
 """Family `monitoring_webhook`: monitoring.plugin.Webhook + monitoring.plugin.Event.
 
-init answers locally (cheap, side-effect free: CloudForet's console calls it
-with empty options); verify and parse go to alert_ingest as CloudEvents.
-`Event.parse` runs inside CloudForet's webhook HTTP request, so it is one
-short call; its results are EventInfo dicts already in monitoring's shape.
+Our EventInfo dicts are already in monitoring's shape (functions/plugin/webhook_family.py).
 """
 
 from __future__ import annotations
 
-from google.protobuf import empty_pb2, json_format
 from spaceone.api.monitoring.plugin import event_pb2, event_pb2_grpc, webhook_pb2, webhook_pb2_grpc
 
-from functions.plugin.calls import Functions
-from functions.plugin.structs import to_dict, to_struct
-from shared import events, options
-from shared.alerts.run import OPTIONS_SCHEMA
+from functions.plugin.webhook_family import registrar
 
-METADATA = {"options_schema": OPTIONS_SCHEMA}
-PARSE_TIMEOUT_S = 60.0  # inside CloudForet's webhook request: the sender waits on it
-
-
-class Webhook(webhook_pb2_grpc.WebhookServicer):
-    def __init__(self, functions: Functions) -> None:
-        self.functions = functions
-
-    def init(self, request, context):
-        opts = to_dict(request.options)
-        if opts:
-            options.check(OPTIONS_SCHEMA, opts, "options")
-        return webhook_pb2.WebhookPluginInfo(metadata=to_struct(METADATA))
-
-    def verify(self, request, context):
-        self.functions.call("alert_ingest", events.ALERT_VERIFY,
-                            {"options": to_dict(request.options)})
-        return empty_pb2.Empty()
-
-
-class Event(event_pb2_grpc.EventServicer):
-    def __init__(self, functions: Functions) -> None:
-        self.functions = functions
-
-    def parse(self, request, context):
-        reply = self.functions.call(
-            "alert_ingest", events.ALERT_PARSE,
-            {"options": to_dict(request.options), "data": to_dict(request.data)},
-            timeout_s=PARSE_TIMEOUT_S) or {}
-        results = [json_format.ParseDict(item, event_pb2.EventInfo())
-                   for item in reply.get("results") or []]
-        return event_pb2.EventsInfo(results=results)
-
-
-def register(server, functions: Functions) -> list[str]:
-    webhook_pb2_grpc.add_WebhookServicer_to_server(Webhook(functions), server)
-    event_pb2_grpc.add_EventServicer_to_server(Event(functions), server)
-    return [webhook_pb2.DESCRIPTOR.services_by_name["Webhook"].full_name,
-            event_pb2.DESCRIPTOR.services_by_name["Event"].full_name]
+register = registrar(webhook_pb2, webhook_pb2_grpc, event_pb2, event_pb2_grpc,
+                     plugin_info=webhook_pb2.WebhookPluginInfo)
