@@ -178,7 +178,6 @@ class Demo:
         say("  " + summary.render(table).replace("\n", "\n  "))
 
     def alerts(self) -> None:
-        from tests.receiver import Receiver, grpc_parser
 
         say("\n== Alerts: Prism pushes to alert_ingest, CloudForet's webhook parses ==")
         if self.sim is None:
@@ -243,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = Demo(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        say("== Starting (logs in %s) ==" % demo.logs)
+        say(f"== Starting (logs in {demo.logs}) ==")
         demo.start_prism()
         demo.start_receiver()
         for name in ("collect", "cost", "notify"):

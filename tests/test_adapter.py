@@ -217,7 +217,7 @@ def test_get_is_the_health_check(echo):
 def ping(extension: dict) -> requests.Response:
     """A PingSource tick exactly as knative/README.md says it arrives."""
     headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping",
-               "ce-source": "/apis/v1/namespaces/cloudforet-nutanix/pingsources/nutanix-cost-record",
+               "ce-source": "/apis/v1/namespaces/cloudforet-nutanix/pingsources/cost-record",
                "ce-id": "tick-1", "content-type": "application/json",
                **{f"ce-{k}": v for k, v in extension.items()}}
     return headers

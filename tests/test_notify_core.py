@@ -21,15 +21,11 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 import jsonschema
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from moto.server import ThreadedMotoServer
 
 from shared.errors import DeliveryFailed, InvalidInput, ReceiverUnavailable
 from shared.logs import JsonFormatter
@@ -37,6 +33,7 @@ from shared.notify import channels, render, schema
 from shared.notify.dispatch import dispatch, verify
 from shared.notify.message import Message, parse_dispatch, parse_message
 from shared.retry import RetryPolicy
+from tests.mail_and_sns import MailSink, PortZeroController, aws, moto_server, topic_with_queue
 from tests.processes import ROOT, free_port  # free: nothing listens there
 
 FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.02, deadline_s=5.0)
@@ -117,36 +114,6 @@ def receiver(http_server):
     return http_server
 
 
-class _PortZeroController(Controller):
-    """aiosmtpd on port 0: learn the port before the start-up probe connects."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class MailSink:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-        self.logins: list[tuple[bytes, bytes]] = []
-        self.rcpt_replies: list[str] = []  # scripted RCPT answers, then 250
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.rcpt_replies:
-            return self.rcpt_replies.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        self.logins.append((auth_data.login, auth_data.password))
-        ok = auth_data.login == b"notify" and auth_data.password == PASSWORD.encode()
-        return AuthResult(success=ok, handled=False, auth_data=auth_data)
-
-
 @pytest.fixture(scope="module")
 def ca():
     return trustme.CA()
@@ -158,7 +125,7 @@ def smtp_server(ca):
     started = []
 
     def start(security: str = "none", auth: bool = False):
-        sink = MailSink()
+        sink = MailSink(PASSWORD)
         server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
         kwargs: dict = {}
@@ -168,7 +135,7 @@ def smtp_server(ca):
             kwargs.update(ssl_context=server_ctx, auth_require_tls=False)
         if auth:
             kwargs["authenticator"] = sink.authenticate
-        controller = _PortZeroController(sink, hostname="127.0.0.1", port=0, **kwargs)
+        controller = PortZeroController(sink, hostname="127.0.0.1", port=0, **kwargs)
         controller.start()
         started.append(controller)
         secret = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": security,
@@ -185,28 +152,7 @@ def smtp_server(ca):
 
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def aws(moto: str, service: str):
-    return boto3.client(service, region_name="eu-west-1", endpoint_url=moto,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def topic_with_queue(moto: str, name: str) -> tuple[str, str]:
-    """(topic ARN, queue URL) with the queue subscribed to the topic."""
-    sns, sqs = aws(moto, "sns"), aws(moto, "sqs")
-    fifo = name.endswith(".fifo")
-    arn = sns.create_topic(Name=name, Attributes={"FifoTopic": "true"} if fifo else {})
-    queue = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue["QueueUrl"],
-                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=arn["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
-    return arn["TopicArn"], queue["QueueUrl"]
+    yield from moto_server()
 
 
 def sns_secret(moto: str) -> dict:

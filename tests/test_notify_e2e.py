@@ -20,25 +20,22 @@ import ssl
 import uuid
 from urllib.parse import urlsplit
 
-import boto3
 import grpc
 import jsonschema
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from moto.server import ThreadedMotoServer
 
 from shared.errors import Unavailable
 from shared.notify import render, run, schema
 from shared.notify.message import parse_message
 from shared.state.local import LocalStore
 from tests.demo_notify import WebhookReceiver, run_demo, signature_ok
+from tests.mail_and_sns import MailSink, PortZeroController, aws, moto_server, topic_with_queue
 from tests.processes import free_port, start_function, start_plugin
 
 TOKEN = "XyZ-t0ken-s3cret"  # planted in webhook URL paths
@@ -122,35 +119,6 @@ def hook(rx: WebhookReceiver) -> str:
     return rx.url_for(f"/hooks/{uuid.uuid4().hex[:8]}/{TOKEN}")
 
 
-class _PortZeroController(Controller):
-    """aiosmtpd on port 0: learn the port before the start-up probe connects."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class MailSink:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-        self.rcpt_replies: list[str] = []  # scripted RCPT answers, then 250
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.rcpt_replies:
-            return self.rcpt_replies.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-
-def _authenticate(server, session, envelope, mechanism, auth_data):
-    ok = auth_data.login == b"notify" and auth_data.password == PASSWORD.encode()
-    return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture(scope="module")
 def ca():
     return trustme.CA()
@@ -159,11 +127,11 @@ def ca():
 @pytest.fixture
 def smtp(ca):
     """A fresh aiosmtpd with STARTTLS and AUTH: (sink, secret_data)."""
-    sink = MailSink()
+    sink = MailSink(PASSWORD)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    controller = _PortZeroController(sink, hostname="127.0.0.1", port=0, tls_context=context,
-                                     authenticator=_authenticate)
+    controller = PortZeroController(sink, hostname="127.0.0.1", port=0, tls_context=context,
+                                     authenticator=sink.authenticate)
     controller.start()
     secret = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls",
               "user": "notify", "password": PASSWORD, "from_email": "cloudforet@example.com",
@@ -174,28 +142,7 @@ def smtp(ca):
 
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def aws(moto: str, service: str):
-    return boto3.client(service, region_name="eu-west-1", endpoint_url=moto,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def topic_with_queue(moto: str) -> tuple[str, str]:
-    """(topic ARN, queue URL), the queue subscribed to the topic."""
-    name = f"alerts-{uuid.uuid4().hex[:8]}"
-    sns, sqs = aws(moto, "sns"), aws(moto, "sqs")
-    topic = sns.create_topic(Name=name)["TopicArn"]
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue,
-                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    return topic, queue
+    yield from moto_server()
 
 
 def sns_secret(moto: str) -> dict:
@@ -381,7 +328,7 @@ def test_email_delivers_both_parts_to_every_recipient(stack, smtp):
 
 
 def test_sns_publish_is_read_back_from_a_subscribed_queue(stack, moto):
-    topic, queue = topic_with_queue(moto)
+    topic, queue = topic_with_queue(moto, f"alerts-{uuid.uuid4().hex[:8]}")
     dispatch(stack, "sns", {"topic_arn": topic}, sns_secret(moto))
     (received,) = aws(moto, "sqs").receive_message(QueueUrl=queue, WaitTimeSeconds=2)["Messages"]
     envelope = json.loads(received["Body"])
