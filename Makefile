@@ -40,5 +40,15 @@ bench-metrics: install
 lint: install
 	$(PY) -m ruff check .
 
+# Container images (needs podman or docker; none on the development machine). See knative/README.md.
+ENGINE ?= podman
+REGISTRY ?= registry.example.com/cloudforet-nutanix
+TAG ?= $(shell sed -n 's/^VERSION = "\(.*\)"/\1/p' functions/plugin/version.py)
+PLUGIN_IMAGES = inventory:inven-collector cost:cost-datasource metric:mon-datasource account:account-collector monitoring_webhook:mon-webhook notification:noti-protocol alert_manager_webhook:alert-webhook alert_manager_notification:alert-protocol
+images:
+	@command -v $(ENGINE) >/dev/null || { echo "make images: no container engine '$(ENGINE)' here (set ENGINE=docker or install podman)" >&2; exit 1; }
+	for f in collect cost alert_ingest notify; do $(ENGINE) build -f Containerfile --target function --build-arg FUNCTION=$$f -t $(REGISTRY)/nutanix-$$(echo $$f | tr _ -):$(TAG) . || exit 1; done
+	for p in $(PLUGIN_IMAGES); do $(ENGINE) build -f Containerfile --target plugin --build-arg PLUGIN_FAMILY=$${p%%:*} -t $(REGISTRY)/plugin-nutanix-$${p#*:}:$(TAG) . || exit 1; done
+
 fmt: install
 	$(PY) -m ruff format . && $(PY) -m ruff check --fix .

@@ -52,6 +52,7 @@ THIRD_PARTY_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 SECRET_NAME = "nutanix-prism"
 PING_SINKS = {  # the project type carried by ceOverrides -> the Service it must reach
     "io.cloudforet.nutanix.cost.record.v1": "nutanix-cost",
+    "io.cloudforet.nutanix.cost.export.v1": "nutanix-cost",
     "io.cloudforet.nutanix.alert.poll.v1": "nutanix-alert-ingest",
     "io.cloudforet.nutanix.snapshot.v1": "nutanix-collect",
 }
@@ -437,7 +438,8 @@ def test_pingsources_reach_existing_services(target):
         project_type = extensions["nutanixtype"]
         assert PING_SINKS[project_type] == spec["sink"]["ref"]["name"], name
     kinds = {p["spec"]["ceOverrides"]["extensions"]["nutanixtype"] for p in pings.values()}
-    assert {"io.cloudforet.nutanix.cost.record.v1", "io.cloudforet.nutanix.alert.poll.v1"} <= kinds
+    assert {"io.cloudforet.nutanix.cost.record.v1", "io.cloudforet.nutanix.cost.export.v1",
+            "io.cloudforet.nutanix.alert.poll.v1"} <= kinds
     assert ("io.cloudforet.nutanix.snapshot.v1" in kinds) == (target == "overlays/prod")
 
 
@@ -506,3 +508,8 @@ def test_containerfile_builds_every_target_non_root():
     rules = [line for line in (ROOT / ".containerignore").read_text().splitlines()
              if line and not line.startswith("#")]
     assert rules[:4] == ["*", "!requirements.txt", "!shared/", "!functions/"]
+
+
+def test_dockerignore_equals_containerignore():
+    """docker reads only .dockerignore, podman/buildah .containerignore: keep them one."""
+    assert (ROOT / ".dockerignore").read_text() == (ROOT / ".containerignore").read_text()
