@@ -74,11 +74,11 @@ def _spawn(name: str, args: list[str], env: dict, log_dir: Path | None) -> tuple
 
 def start_function(name: str, env: dict | None = None, *, log_dir: Path | None = None,
                    port: int | None = None, timeout_s: float = 30.0,
-                   source: Path | None = None) -> Proc:
+                   source: Path | None = None, python: str | None = None) -> Proc:
     """One function as its own functions-framework process, polled until it answers."""
     port = port or free_port()
     source = source or ROOT / "functions" / name / "main.py"
-    args = [sys.executable, "-m", "functions_framework", "--target", "main",
+    args = [python or sys.executable, "-m", "functions_framework", "--target", "main",
             "--source", str(source),
             "--host", "127.0.0.1", "--port", str(port)]
     process, log_path = _spawn(name, args, base_env(env), log_dir)
@@ -97,13 +97,13 @@ def start_function(name: str, env: dict | None = None, *, log_dir: Path | None =
 
 
 def start_plugin(family: str, env: dict | None = None, *, log_dir: Path | None = None,
-                 timeout_s: float = 30.0) -> Proc:
+                 timeout_s: float = 30.0, python: str | None = None) -> Proc:
     """The gRPC endpoint for one family, waited on until its channel is READY."""
     import grpc
 
     port = free_port()
     merged = {"NTNX_PLUGIN_FAMILY": family, "NTNX_PLUGIN_PORT": str(port), **(env or {})}
-    args = [sys.executable, "-m", "functions.plugin"]
+    args = [python or sys.executable, "-m", "functions.plugin"]
     process, log_path = _spawn(f"plugin-{family}", args, base_env(merged), log_dir)
     proc = Proc(f"plugin-{family}", process, f"127.0.0.1:{port}", port, log_path)
     channel = grpc.insecure_channel(proc.url)
