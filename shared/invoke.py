@@ -108,14 +108,22 @@ def invoke(url: str, event: CloudEvent, *, timeout_s: float,
     headers["Prefer"] = "reply"
     host = urlsplit(url).hostname or "?"
     started = time.monotonic()
-    try:
-        resp = (session or shared_session()).post(
-            url, data=body, headers=headers, timeout=(min(CONNECT_TIMEOUT_S, timeout_s),
-                                                      timeout_s))
-    except requests.Timeout as exc:
-        raise Unavailable(f"function at {host} timed out after {timeout_s:g} s") from exc
-    except requests.RequestException as exc:
-        raise Unavailable(f"function at {host} is unreachable") from exc
+    timeouts = (min(CONNECT_TIMEOUT_S, timeout_s), timeout_s)
+    for attempt in (1, 2):
+        try:
+            resp = (session or shared_session()).post(url, data=body, headers=headers,
+                                                      timeout=timeouts)
+            break
+        except requests.Timeout as exc:
+            raise Unavailable(f"function at {host} timed out after {timeout_s:g} s") from exc
+        except requests.ConnectionError as exc:
+            # A pooled keep-alive the server already closed (gunicorn drops idle ones
+            # after ~2 s) fails before any answer: send once more on a fresh
+            # connection. Events are idempotent by design, so a repeat is harmless.
+            if attempt == 2:
+                raise Unavailable(f"function at {host} is unreachable") from exc
+        except requests.RequestException as exc:
+            raise Unavailable(f"function at {host} is unreachable") from exc
     log.debug("invoked %s", event["type"], extra={
         "status": resp.status_code, "url_host": host,
         "elapsed_ms": round((time.monotonic() - started) * 1000)})

@@ -317,8 +317,14 @@ class Odd(BaseHTTPRequestHandler):
                        b'{"message": 3}'),
     }
 
+    hang_ups: dict = {}  # path -> connections still to drop before answering
+
     def do_POST(self):  # noqa: N802 - http.server's name
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.hang_ups.get(self.path, 0) > 0:
+            self.hang_ups[self.path] -= 1
+            self.close_connection = True  # a stale keep-alive: gone before any answer byte
+            return
         if self.path == "/sleep":
             time.sleep(2)
         status, headers, body = self.ANSWERS.get(self.path, (200, {}, b""))
@@ -416,3 +422,17 @@ def test_large_reply_comes_back_identical_through_s3(echo_s3):
     small = invoke(echo_proc.url, event(payload=1), timeout_s=TIMEOUT, store=store)
     assert small["payload"] == 1
     assert small["boto3_loaded"] is True  # the S3 store is open in that process
+
+
+def test_a_connection_dropped_before_the_answer_is_tried_once_more(odd):
+    Odd.hang_ups["/empty"] = 1
+    assert invoke(odd + "/empty", event(), timeout_s=TIMEOUT) is None
+    assert Odd.hang_ups["/empty"] == 0
+
+
+def test_a_connection_dropped_twice_is_unavailable(odd):
+    Odd.hang_ups["/empty"] = 2
+    with pytest.raises(Unavailable, match="unreachable") as info:
+        invoke(odd + "/empty", event(), timeout_s=TIMEOUT)
+    assert info.value.retryable
+    Odd.hang_ups["/empty"] = 0
