@@ -25,11 +25,10 @@ from pathlib import Path
 
 import grpc
 import requests
-from google.protobuf import json_format
 from spaceone.api.inventory.plugin import collector_pb2, collector_pb2_grpc, job_pb2, job_pb2_grpc
 
 from shared import events
-from tests.processes import ROOT, start_function, start_plugin
+from tests.processes import start_function, start_plugin
 from tests.simulator import Inventory, Simulator
 
 USERNAME, PASSWORD = "admin", "Nutanix/4u"
@@ -106,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clusters", type=int, default=10)
     parser.add_argument("--hosts-per-cluster", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn workers of the collect function (Knative: pods)")
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="bench-collect-"))
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
                                    vms=args.vms, seed=0)
     with Simulator(inventory, username=USERNAME, password=PASSWORD, tls=True) as sim:
         sim.prewarm()
-        collect = start_function("collect", env, log_dir=work)
+        collect = start_function("collect", {**env, "WORKERS": str(args.workers)},
+                                 log_dir=work)
         plugin = start_plugin("inventory", {**env, "NTNX_COLLECT_URL": collect.url,
                                             "NTNX_PLUGIN_CONCURRENCY": str(CONCURRENCY)},
                               log_dir=work)
