@@ -140,6 +140,11 @@ class WebhookReceiver:
             return [a for a in self.received
                     if a["status"] < 300 and (path is None or a["path"] == path)]
 
+    def json(self, index: int = 0) -> dict:
+        """The body of arrival `index`, parsed."""
+        with self._lock:
+            return json.loads(self.received[index]["body"])
+
     def wait_for(self, count: int, timeout_s: float = 10.0) -> list[dict]:
         """The arrivals once there are `count` (fewer if the timeout passes)."""
         deadline = time.monotonic() + timeout_s

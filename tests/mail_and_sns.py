@@ -5,12 +5,17 @@ Used by tests/test_notify_core.py and tests/test_notify_e2e.py alike.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import boto3
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    import trustme
 
 SMTP_USER = "notify"
 
@@ -46,6 +51,33 @@ class MailSink:
         self.logins.append((auth_data.login, auth_data.password))
         ok = auth_data.login == SMTP_USER.encode() and auth_data.password == self.password.encode()
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+
+def start_smtp(ca: trustme.CA, password: str, *, security: str = "none",
+               auth: bool = False) -> tuple[Controller, MailSink, dict]:
+    """aiosmtpd on 127.0.0.1 (`security` none, starttls or ssl, with a cert from `ca`).
+
+    Returns the controller (stop it), the sink, and the secret_data that
+    reaches it: with `auth`, the server asks for SMTP_USER and `password`.
+    """
+    sink = MailSink(password)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    kwargs: dict = {}
+    if security == "starttls":
+        kwargs["tls_context"] = context
+    if security == "ssl":
+        kwargs.update(ssl_context=context, auth_require_tls=False)
+    if auth:
+        kwargs["authenticator"] = sink.authenticate
+    controller = PortZeroController(sink, hostname="127.0.0.1", port=0, **kwargs)
+    controller.start()
+    secret = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": security,
+              "from_email": "cloudforet@example.com", "from_name": "CloudForet",
+              "ca_pem": ca.cert_pem.bytes().decode()}
+    if auth:
+        secret.update(user=SMTP_USER, password=password)
+    return controller, sink, secret
 
 
 def moto_server() -> Iterator[str]:

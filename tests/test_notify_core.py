@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
-import hmac
 import json
 import logging
-import ssl
 import subprocess
 import sys
-import threading
-import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 import pytest
@@ -33,28 +27,13 @@ from shared.notify import channels, render, schema
 from shared.notify.dispatch import dispatch, verify
 from shared.notify.message import Message, parse_dispatch, parse_message
 from shared.retry import RetryPolicy
-from tests.mail_and_sns import MailSink, PortZeroController, aws, moto_server, topic_with_queue
+from tests.demo_notify import WebhookReceiver, signature_ok
+from tests.mail_and_sns import MailSink, aws, moto_server, start_smtp, topic_with_queue
+from tests.notify_data import ALERT, AWS_SECRET, PASSWORD, TOKEN, WEBHOOK_EXPECTED, sns_secret
 from tests.processes import ROOT, free_port  # free: nothing listens there
 
 FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.02, deadline_s=5.0)
-TOKEN = "XyZ-t0ken-s3cret"  # planted in webhook URL paths
-PASSWORD = "smtp-pa55word-s3cret"
-AWS_SECRET = "aws-secret-key-s3cret"
 SECRETS = (TOKEN, PASSWORD, AWS_SECRET)
-
-ALERT = {  # spec cloudforet/notification.md 4.2, as the monitoring service sends it
-    "title": "[Alerting] Cluster CPU usage high",
-    "description": "cluster-a CPU 95%\nsince 03:10",
-    "link": "https://console.example.com/alert-public-detail?alert_url=x",
-    "image_url": "https://img.example.com/panel.png",
-    "occurred_at": "2025-06-21T03:13:00Z",
-    "tags": [{"key": "Alert Number", "value": "#42", "options": {"short": True}},
-             {"key": "State", "value": "TRIGGERED", "options": {"short": True}},
-             {"key": "Project", "value": "web"},
-             {"key": "Count", "value": 3.0}],
-    "callbacks": [{"label": "Acknowledge Alerts", "url": "https://cb.example.com/ack"}],
-    "domain_name": "acme",
-}
 
 
 def alert(**changes) -> Message:
@@ -63,54 +42,15 @@ def alert(**changes) -> Message:
 
 # ---- real receivers --------------------------------------------------------------------
 
-class HttpReceiver:
-    """Records every POST; answers from a script of (status, headers), then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.script: list[tuple[int, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": body})
-                status, headers = receiver.script.pop(0) if receiver.script else (200, {})
-                reply = b"ok" if status < 300 else b"invalid_payload"
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def json(self, i: int = 0) -> dict:
-        return json.loads(self.requests[i]["body"])
-
-
 @pytest.fixture(scope="module")
 def http_server():
-    server = HttpReceiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture
 def receiver(http_server):
-    http_server.requests.clear()
-    http_server.script.clear()
+    http_server.clear()
     return http_server
 
 
@@ -125,24 +65,8 @@ def smtp_server(ca):
     started = []
 
     def start(security: str = "none", auth: bool = False):
-        sink = MailSink(PASSWORD)
-        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
-        kwargs: dict = {}
-        if security == "starttls":
-            kwargs["tls_context"] = server_ctx
-        if security == "ssl":
-            kwargs.update(ssl_context=server_ctx, auth_require_tls=False)
-        if auth:
-            kwargs["authenticator"] = sink.authenticate
-        controller = PortZeroController(sink, hostname="127.0.0.1", port=0, **kwargs)
-        controller.start()
+        controller, sink, secret = start_smtp(ca, PASSWORD, security=security, auth=auth)
         started.append(controller)
-        secret = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": security,
-                  "from_email": "cloudforet@example.com", "from_name": "CloudForet",
-                  "ca_pem": ca.cert_pem.bytes().decode()}
-        if auth:
-            secret.update(user="notify", password=PASSWORD)
         return sink, secret
 
     yield start
@@ -153,11 +77,6 @@ def smtp_server(ca):
 @pytest.fixture(scope="module")
 def moto():
     yield from moto_server()
-
-
-def sns_secret(moto: str) -> dict:
-    return {"endpoint_url": moto, "aws_access_key_id": "AKIDEXAMPLE",
-            "aws_secret_access_key": AWS_SECRET}
 
 
 def assert_no_secret(err: BaseException, caplog) -> None:
@@ -266,25 +185,7 @@ def test_idempotency_key_is_stable_and_content_bound():
 
 def test_webhook_json_has_every_field():
     msg = alert()
-    assert render.to_webhook(msg) == {
-        "type": "io.cloudforet.nutanix.notification.v1",
-        "idempotency_key": msg.idempotency_key,
-        "notification_type": "ERROR",
-        "title": "[Alerting] Cluster CPU usage high",
-        "description": "cluster-a CPU 95%\nsince 03:10",
-        "short_description": "",
-        "link": "https://console.example.com/alert-public-detail?alert_url=x",
-        "image_url": "https://img.example.com/panel.png",
-        "occurred_at": "2025-06-21T03:13:00Z",
-        "domain_name": "acme",
-        "content_type": "",
-        "contents": "",
-        "tags": [{"key": "Alert Number", "value": "#42", "short": True},
-                 {"key": "State", "value": "TRIGGERED", "short": True},
-                 {"key": "Project", "value": "web", "short": False},
-                 {"key": "Count", "value": "3", "short": False}],
-        "callbacks": [{"label": "Acknowledge Alerts", "url": "https://cb.example.com/ack"}],
-    }
+    assert render.to_webhook(msg) == {**WEBHOOK_EXPECTED, "idempotency_key": msg.idempotency_key}
 
 
 SLACK_EXPECTED = {
@@ -470,95 +371,91 @@ def test_unknown_channel():
 def test_webhook_delivers_signed_json(receiver):
     msg = alert()
     result = dispatch("webhook", {"signing_key": "protocol-key"},
-                      {"url": receiver.url(f"/hooks/{TOKEN}"), "headers": {"X-Team": "ops"}},
+                      {"url": receiver.url_for(f"/hooks/{TOKEN}"), "headers": {"X-Team": "ops"}},
                       msg, policy=FAST)
     assert result == {"channel": "webhook", "receiver": "127.0.0.1", "attempts": 1,
                       "idempotency_key": msg.idempotency_key, "status": 200}
-    (request,) = receiver.requests
+    (request,) = receiver.received
     assert request["path"] == f"/hooks/{TOKEN}"
     assert receiver.json() == render.to_webhook(msg)
     headers = request["headers"]
     assert headers["Idempotency-Key"] == msg.idempotency_key
     assert headers["X-Team"] == "ops"
     assert headers["Content-Type"] == "application/json; charset=utf-8"
-    # the receiver's recipe, as documented in shared/notify/channels.py
-    ts = headers["X-Nutanix-Timestamp"]
-    mac = hmac.new(b"protocol-key", ts.encode() + b"." + request["body"], hashlib.sha256)
-    assert hmac.compare_digest("sha256=" + mac.hexdigest(), headers["X-Nutanix-Signature"])
-    assert abs(time.time() - int(ts)) <= 300
+    assert signature_ok("protocol-key", headers, request["body"])  # the receiver's recipe
 
 
 def test_channel_signing_key_overrides_protocol_key(receiver):
     dispatch("webhook", {"signing_key": "protocol-key"},
-             {"url": receiver.url("/h"), "signing_key": "channel-key"}, alert(), policy=FAST)
-    request = receiver.requests[0]
+             {"url": receiver.url_for("/h"), "signing_key": "channel-key"}, alert(), policy=FAST)
+    request = receiver.received[0]
     ts = request["headers"]["X-Nutanix-Timestamp"]
     assert request["headers"]["X-Nutanix-Signature"] == channels.sign(
         "channel-key", ts, request["body"])
 
 
 def test_unsigned_webhook_has_no_signature_headers(receiver):
-    dispatch("webhook", {}, {"url": receiver.url("/h")}, alert(), policy=FAST)
-    assert "X-Nutanix-Signature" not in receiver.requests[0]["headers"]
+    dispatch("webhook", {}, {"url": receiver.url_for("/h")}, alert(), policy=FAST)
+    assert "X-Nutanix-Signature" not in receiver.received[0]["headers"]
 
 
 def test_slack_posts_block_kit(receiver):
-    dispatch("slack", {}, {"webhook_url": receiver.url(f"/services/T0/B0/{TOKEN}")}, alert(),
+    dispatch("slack", {}, {"webhook_url": receiver.url_for(f"/services/T0/B0/{TOKEN}")}, alert(),
              policy=FAST)
     assert receiver.json() == SLACK_EXPECTED
 
 
 def test_teams_posts_adaptive_card(receiver):
-    dispatch("teams", {}, {"webhook_url": receiver.url(f"/workflows/x?sig={TOKEN}")}, alert(),
+    dispatch("teams", {}, {"webhook_url": receiver.url_for(f"/workflows/x?sig={TOKEN}")}, alert(),
              policy=FAST)
     assert receiver.json() == TEAMS_EXPECTED
 
 
 def test_500_then_200_is_retried_with_the_same_body(receiver):
-    receiver.script = [(500, {})]
-    result = dispatch("webhook", {}, {"url": receiver.url("/h")}, alert(), policy=FAST)
+    receiver.script = [(500, {}, 0.0)]
+    result = dispatch("webhook", {}, {"url": receiver.url_for("/h")}, alert(), policy=FAST)
     assert result["attempts"] == 2
-    first, second = receiver.requests
+    first, second = receiver.received
     assert first["body"] == second["body"]
     assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"]
 
 
 def test_429_waits_retry_after(receiver):
-    receiver.script = [(429, {"Retry-After": "7"})]
+    receiver.script = [(429, {"Retry-After": "7"}, 0.0)]
     sleeps: list[float] = []
     policy = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02, deadline_s=30.0)
-    result = dispatch("slack", {}, {"webhook_url": receiver.url("/s")}, alert(), policy=policy,
+    result = dispatch("slack", {}, {"webhook_url": receiver.url_for("/s")}, alert(), policy=policy,
                       sleep=sleeps.append)
     assert result["attempts"] == 2
     assert sleeps == [7.0]
 
 
 def test_retry_after_past_the_deadline_gives_up_at_once(receiver):
-    receiver.script = [(503, {"Retry-After": "120"})]
+    receiver.script = [(503, {"Retry-After": "120"}, 0.0)]
     with pytest.raises(ReceiverUnavailable) as caught:
-        dispatch("teams", {}, {"webhook_url": receiver.url("/t")}, alert(), policy=FAST)
+        dispatch("teams", {}, {"webhook_url": receiver.url_for("/t")}, alert(), policy=FAST)
     assert caught.value.retry_after == 120.0
-    assert len(receiver.requests) == 1
+    assert len(receiver.received) == 1
 
 
 def test_400_fails_at_once_naming_only_the_host(receiver, caplog):
     caplog.set_level(logging.DEBUG, logger="shared")
-    receiver.script = [(400, {})]
+    receiver.script = [(400, {}, 0.0)]
     with pytest.raises(DeliveryFailed) as caught:
-        dispatch("slack", {}, {"webhook_url": receiver.url(f"/services/{TOKEN}")}, alert(),
+        dispatch("slack", {}, {"webhook_url": receiver.url_for(f"/services/{TOKEN}")}, alert(),
                  policy=FAST)
     assert str(caught.value) == ("Slack receiver 127.0.0.1 refused the notification: "
                                  "HTTP 400 (invalid_payload)")
     assert caught.value.grpc_code == "FAILED_PRECONDITION"
-    assert len(receiver.requests) == 1
+    assert len(receiver.received) == 1
     assert_no_secret(caught.value, caplog)
 
 
 def test_redirect_is_not_followed(receiver):
-    receiver.script = [(302, {"Location": "http://127.0.0.1:1/elsewhere"})]
+    receiver.script = [(302, {"Location": "http://127.0.0.1:1/elsewhere"}, 0.0)]
     with pytest.raises(DeliveryFailed, match="redirected"):
-        dispatch("webhook", {}, {"url": receiver.url("/h")}, alert(), policy=FAST)
-    assert len(receiver.requests) == 1
+        dispatch("webhook", {}, {"url": receiver.url_for("/h")}, alert(), policy=FAST)
+    assert len(receiver.received) == 1
 
 
 def test_connection_refused_is_unavailable_after_the_deadline(caplog):
@@ -582,9 +479,9 @@ def test_parse_retry_after_forms():
 
 
 def test_verify_webhook_checks_syntax_unless_asked_to_ping(receiver):
-    data = {"url": receiver.url("/h")}
+    data = {"url": receiver.url_for("/h")}
     assert verify("webhook", {}, data)["checked"] == ["schema"]
-    assert receiver.requests == []
+    assert receiver.received == []
     assert verify("webhook", {}, data, options={"ping": True})["checked"] == ["schema", "ping"]
     assert receiver.json()["title"] == "CloudForet notification test"
     with pytest.raises(InvalidInput, match="channel_data.url: has the wrong format"):
