@@ -3,11 +3,11 @@ shared.metrics and shared.accounts (everything that reads Prism for CloudForet).
 
 import functions_framework
 
-from shared import adapter, collect, events
+from shared import accounts, adapter, collect, events, metrics
 from shared.config import Settings
 
 SETTINGS = Settings.from_env()  # once per process: bad config fails at cold start
-HANDLERS = {**collect.HANDLERS}
+HANDLERS = {**collect.HANDLERS, **metrics.HANDLERS, **accounts.HANDLERS}
 TYPES = events.types_for("collect")
 
 
