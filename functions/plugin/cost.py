@@ -32,7 +32,7 @@ from spaceone.api.cost_analysis.plugin import (
 )
 
 from functions.plugin.calls import Functions
-from functions.plugin.structs import to_dict, to_struct
+from functions.plugin.structs import credentialed, to_dict, to_struct
 from shared import events
 from shared.cost import ratecard
 from shared.cost import reply as columns
@@ -162,10 +162,6 @@ def _serialize(message) -> bytes:
 # -- servicers ---------------------------------------------------------------------------
 
 
-def _base(request) -> dict:
-    return {"options": to_dict(request.options), "secret_data": to_dict(request.secret_data)}
-
-
 class DataSource(data_source_pb2_grpc.DataSourceServicer):
     def __init__(self, functions: Functions) -> None:
         self.functions = functions
@@ -177,7 +173,7 @@ class DataSource(data_source_pb2_grpc.DataSourceServicer):
         return data_source_pb2.PluginInfo(metadata=to_struct(metadata(opts)))
 
     def verify(self, request, context):
-        self.functions.call("cost", events.COST_VERIFY, _base(request))
+        self.functions.call("cost", events.COST_VERIFY, credentialed(request))
         return empty_pb2.Empty()
 
 
@@ -186,7 +182,7 @@ class Job(job_pb2_grpc.JobServicer):
         self.functions = functions
 
     def get_tasks(self, request, context):
-        data = {**_base(request), "start": request.start,
+        data = {**credentialed(request), "start": request.start,
                 "last_synchronized_at": request.last_synchronized_at,
                 "linked_accounts": [to_dict(a) for a in request.linked_accounts]}
         reply = self.functions.call("cost", events.COST_TASKS, data) or {}
@@ -200,7 +196,7 @@ class Cost:
         self.functions = functions
 
     def get_linked_accounts(self, request, context):
-        reply = self.functions.call("cost", events.COST_ACCOUNTS, _base(request)) or {}
+        reply = self.functions.call("cost", events.COST_ACCOUNTS, credentialed(request)) or {}
         return json_format.ParseDict(reply, cost_pb2.AccountsInfo(),
                                      ignore_unknown_fields=True)
 
@@ -211,7 +207,7 @@ class Cost:
         still fails fails the task, and CloudForet rolls the job back rather
         than keep a partial month.
         """
-        base = _base(request)
+        base = credentialed(request)
         task = to_dict(request.task_options) if request.HasField("task_options") else {}
         pending = [{**base, "task": w} for w in self._windows(task)]
         for attempt in range(WINDOW_ATTEMPTS):

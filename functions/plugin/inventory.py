@@ -16,7 +16,7 @@ from spaceone.api.inventory.plugin import (
 )
 
 from functions.plugin.calls import Functions
-from functions.plugin.structs import to_dict, to_struct
+from functions.plugin.structs import credentialed, to_dict, to_struct
 from shared import events, options
 from shared.mapping.inventory import error_resource
 
@@ -58,13 +58,11 @@ class Collector(collector_pb2_grpc.CollectorServicer):
         return collector_pb2.PluginInfo(metadata=to_struct(METADATA))
 
     def verify(self, request, context):
-        self.functions.call("collect", events.COLLECT_VERIFY, {
-            "options": to_dict(request.options), "secret_data": to_dict(request.secret_data)})
+        self.functions.call("collect", events.COLLECT_VERIFY, credentialed(request))
         return empty_pb2.Empty()
 
     def collect(self, request, context):
-        base = {"options": to_dict(request.options),
-                "secret_data": to_dict(request.secret_data)}
+        base = credentialed(request)
         task_options = to_dict(request.task_options) if request.HasField("task_options") else {}
         plan = self.functions.call("collect", events.COLLECT_PLAN,
                                    {**base, "task_options": task_options}) or {}

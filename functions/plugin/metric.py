@@ -29,7 +29,7 @@ from spaceone.api.monitoring.plugin import (
 )
 
 from functions.plugin.calls import Functions
-from functions.plugin.structs import to_dict, to_struct
+from functions.plugin.structs import credentialed, to_dict, to_struct
 from shared import events, options
 from shared.metrics import catalogue, series
 
@@ -101,10 +101,6 @@ def _check_options(request) -> dict:
     return opts
 
 
-def _base(request) -> dict:
-    return {"options": to_dict(request.options), "secret_data": to_dict(request.secret_data)}
-
-
 class DataSource(data_source_pb2_grpc.DataSourceServicer):
     def __init__(self, functions: Functions) -> None:
         self.functions = functions
@@ -115,7 +111,7 @@ class DataSource(data_source_pb2_grpc.DataSourceServicer):
 
     def verify(self, request, context):
         _check_options(request)
-        self.functions.call("collect", events.COLLECT_VERIFY, _base(request))
+        self.functions.call("collect", events.COLLECT_VERIFY, credentialed(request))
         return empty_pb2.Empty()
 
 
@@ -124,13 +120,13 @@ class Metric(metric_pb2_grpc.MetricServicer):
         self.functions = functions
 
     def list(self, request, context):
-        reply = self.functions.call("collect", events.METRIC_LIST,
-                                    {**_base(request), "query": to_dict(request.query)}) or {}
+        data = {**credentialed(request), "query": to_dict(request.query)}
+        reply = self.functions.call("collect", events.METRIC_LIST, data) or {}
         return json_format.ParseDict(reply, metric_pb2.MetricsInfo(),
                                      ignore_unknown_fields=True)
 
     def get_data(self, request, context):
-        data = {**_base(request), "metric": request.metric,
+        data = {**credentialed(request), "metric": request.metric,
                 "metric_query": to_dict(request.metric_query),
                 "start": request.start, "end": request.end}
         if request.period:  # proto3: 0 means absent

@@ -38,3 +38,8 @@ def to_struct(data: dict) -> Struct:
 def message_to_dict(message) -> dict:
     """A whole request message as CloudForet sees it (proto field names)."""
     return _ints(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+
+def credentialed(request) -> dict:
+    """The `options` and `secret_data` every request carries, as event data."""
+    return {"options": to_dict(request.options), "secret_data": to_dict(request.secret_data)}
