@@ -27,7 +27,6 @@ values), points (non-null values), wall_s, bound_s, ratio.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import statistics
@@ -40,7 +39,6 @@ import grpc
 from google.protobuf import json_format
 from spaceone.api.monitoring.plugin import metric_pb2, metric_pb2_grpc
 
-from shared.prism import PrismClient
 from tests.processes import start_function, start_plugin
 from tests.simulator import Inventory, Simulator
 from tests.simulator.wire import Response
@@ -102,10 +100,6 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     env = {"NTNX_STATE_URL": f"file://{work / 'state'}", "NTNX_LOG_LEVEL": "WARNING"}
 
-    selects = "select" in inspect.signature(PrismClient.vm_stats).parameters
-    if not selects:
-        print("note: the client cannot ask for one stat ($select=*): each answer carries "
-              "every VM stat, ~20x the bytes; expect minutes", flush=True)
     inventory = Inventory.generate(clusters=2, hosts_per_cluster=4, vms=args.vms * 2, seed=0)
     vms = [vm for vm in inventory.vms if vm.power_state == "ON"][:args.vms]
     end = datetime.fromtimestamp(time.time() // args.period * args.period - 600, UTC)
@@ -155,8 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{series} series, {points} points, {len(reply.labels)} labels; runs "
           f"{', '.join(f'{w:.2f}' for w in walls)} s; bound = ceil({len(vms)}/"
           f"{args.concurrency}) x {latency * 1000:.0f} ms = {bound:.3f} s (hop "
-          f"{hop * 1000:.1f} ms not in it); client $select: "
-          f"{'one stat' if selects else 'every stat (*)'}; "
+          f"{hop * 1000:.1f} ms not in it); "
           f"logs in {work}")
     print(json.dumps(result))
     return result
