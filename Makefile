@@ -40,15 +40,23 @@ bench-metrics: install
 lint: install
 	$(PY) -m ruff check .
 
-# Container images (needs podman or docker; none on the development machine). See knative/README.md.
+# Container images (needs podman or docker; none on the development machine). See knative/README.md
+# "Images". `make images PUSH=1` also pushes each image; REGISTRY=dev.local TAG=dev for kind.
 ENGINE ?= podman
 REGISTRY ?= registry.example.com/cloudforet-nutanix
 TAG ?= $(shell sed -n 's/^VERSION = "\(.*\)"/\1/p' functions/plugin/version.py)
+PUSH ?=
+FUNCTION_DIRS = collect cost alert_ingest notify
 PLUGIN_IMAGES = inventory:inven-collector cost:cost-datasource metric:mon-datasource account:account-collector monitoring_webhook:mon-webhook notification:noti-protocol alert_manager_webhook:alert-webhook alert_manager_notification:alert-protocol
 images:
 	@command -v $(ENGINE) >/dev/null || { echo "make images: no container engine '$(ENGINE)' here (set ENGINE=docker or install podman)" >&2; exit 1; }
-	for f in collect cost alert_ingest notify; do $(ENGINE) build -f Containerfile --target function --build-arg FUNCTION=$$f -t $(REGISTRY)/nutanix-$$(echo $$f | tr _ -):$(TAG) . || exit 1; done
-	for p in $(PLUGIN_IMAGES); do $(ENGINE) build -f Containerfile --target plugin --build-arg PLUGIN_FAMILY=$${p%%:*} -t $(REGISTRY)/plugin-nutanix-$${p#*:}:$(TAG) . || exit 1; done
+	@case "$(TAG)" in ""|latest) echo "make images: TAG must be a version (CloudForet sorts tags as versions), not '$(TAG)'" >&2; exit 1;; esac
+	for f in $(FUNCTION_DIRS); do img=$(REGISTRY)/nutanix-$$(echo $$f | tr _ -):$(TAG); \
+	  $(ENGINE) build -f Containerfile --target function --build-arg FUNCTION=$$f -t $$img . || exit 1; \
+	  $(if $(PUSH),$(ENGINE) push $$img || exit 1;) done
+	for p in $(PLUGIN_IMAGES); do img=$(REGISTRY)/plugin-nutanix-$${p#*:}:$(TAG); \
+	  $(ENGINE) build -f Containerfile --target plugin --build-arg PLUGIN_FAMILY=$${p%%:*} -t $$img . || exit 1; \
+	  $(if $(PUSH),$(ENGINE) push $$img || exit 1;) done
 
 fmt: install
 	$(PY) -m ruff format . && $(PY) -m ruff check --fix .

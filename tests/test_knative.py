@@ -513,3 +513,77 @@ def test_containerfile_builds_every_target_non_root():
 def test_dockerignore_equals_containerignore():
     """docker reads only .dockerignore, podman/buildah .containerignore: keep them one."""
     assert (ROOT / ".dockerignore").read_text() == (ROOT / ".containerignore").read_text()
+
+
+def _readme_images() -> dict[str, list[str]]:
+    """README "Images" table: image name -> its build arguments."""
+    rows = re.findall(r"^\| `([a-z-]+)` \| `(--target [^`]+)` \|",
+                      (KNATIVE / "README.md").read_text(), re.M)
+    return {name: args.split() for name, args in rows}
+
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make not found")
+
+
+@needs_make
+def test_make_images_builds_and_pushes_every_image_of_the_readme(tmp_path):
+    """`make images` and the README table agree; the engine is a stub that logs its argv."""
+    log = tmp_path / "engine.log"
+    engine = tmp_path / "engine"
+    engine.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    engine.chmod(0o755)
+    done = subprocess.run(["make", "-s", "images", f"ENGINE={engine}", "REGISTRY=r.example/ns",
+                           "PUSH=1"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    calls = [line.split() for line in log.read_text().splitlines()]
+    builds = {c[-2]: c[1:-3] for c in calls if c[0] == "build"}
+    pushes = [c[1] for c in calls if c[0] == "push"]
+    table = _readme_images()
+    assert len(table) == len(FUNCTIONS) + len(FAMILIES)
+    expected = {f"r.example/ns/{name}:{version()}": ["-f", "Containerfile", *args]
+                for name, args in table.items()}
+    assert builds == expected
+    assert sorted(pushes) == sorted(expected)
+    assert {a.split("=")[1] for args in table.values() for a in args if "FAMILY=" in a} \
+        == set(FAMILIES)
+
+
+@needs_make
+@pytest.mark.parametrize(("args", "message"), [
+    (["ENGINE=no-such-engine-here"], "no container engine 'no-such-engine-here'"),
+    (["ENGINE=sh", "TAG=latest"], "TAG must be a version"),
+])
+def test_make_images_refuses_clearly(args, message):
+    done = subprocess.run(["make", "-s", "images", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_readme_pingsource_tables_match_the_manifests():
+    """What an operator reads (schedule, sink, nutanixtype) is what gets applied."""
+    pings = {}
+    for path in [KNATIVE / "base/pingsources.yaml",
+                 *(KNATIVE / "components").rglob("pingsource*.yaml")]:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc["kind"] == "PingSource":
+                spec = doc["spec"]
+                pings[doc["metadata"]["name"]] = (
+                    spec["schedule"], spec["sink"]["ref"]["name"],
+                    spec["ceOverrides"]["extensions"]["nutanixtype"])
+    readme = (KNATIVE / "README.md").read_text()
+    readme = readme[readme.index("\n## PingSources"):]
+    readme = readme[:readme.index("\n## ", 1)]
+    schedules = {name: (schedule, sink) for name, schedule, sink in re.findall(
+        r"^\| `(nutanix-[a-z-]+)`[^|]*\| `([^`]+)`[^|]*\| `(nutanix-[a-z-]+)` \|", readme, re.M)}
+    types = {name: (source, kind) for name, source, kind in re.findall(
+        r"^\| (nutanix-[a-z-]+) \| `([^`]+)` \| `(io\.cloudforet\.[a-z0-9.]+)` \|", readme, re.M)}
+    assert "nutanix-cost-export" in pings and "nutanix-inventory-snapshot" in pings
+    assert schedules == {name: (s, sink) for name, (s, sink, _) in pings.items()}
+    assert types == {name: (f"/apis/v1/namespaces/{NAMESPACE}/pingsources/{name}", kind)
+                     for name, (_, _, kind) in pings.items()}
+    assert pings["nutanix-cost-export"] == ("30 3 2 * *", "nutanix-cost",
+                                            "io.cloudforet.nutanix.cost.export.v1")
+    for name in pings:
+        assert f"**{name.removeprefix('nutanix-')}," in readme, f"{name}: no cost paragraph"
