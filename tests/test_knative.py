@@ -587,3 +587,104 @@ def test_readme_pingsource_tables_match_the_manifests():
                                             "io.cloudforet.nutanix.cost.export.v1")
     for name in pings:
         assert f"**{name.removeprefix('nutanix-')}," in readme, f"{name}: no cost paragraph"
+
+
+# ---------------------------------------------------------------- README and Makefile
+
+README = KNATIVE / "README.md"
+README_REGISTRY = "harbor.example.com/cloudforet-nutanix/"  # what the README's overlays use
+
+
+def readme_yaml(first_line: str) -> str:
+    """The fenced yaml block of knative/README.md whose first line is `first_line`."""
+    for block in re.findall(r"^```yaml\n(.*?)^```", README.read_text(), re.M | re.S):
+        if block.splitlines()[0].startswith(first_line):
+            return block
+    raise AssertionError(f"no yaml block starting {first_line!r} in knative/README.md")
+
+
+@functools.cache
+def render_readme_overlays() -> dict[str, tuple[dict, ...]]:
+    """my-prod and my-overlay from the README, written next to a path that reaches knative/."""
+    scratch = Path(tempfile.mkdtemp(prefix="knative-readme-"))
+    try:
+        rendered = {}
+        for name in ("my-prod", "my-overlay"):
+            folder = scratch / name
+            folder.mkdir()
+            up = os.path.relpath(KNATIVE, folder)
+            text = readme_yaml(f"# {name}/kustomization.yaml").replace("../knative/", up + "/")
+            (folder / "kustomization.yaml").write_text(text)
+        for name in ("my-prod", "my-overlay"):
+            rendered[name] = render_dir(scratch / name)
+        return rendered
+    finally:
+        shutil.rmtree(scratch)
+
+
+@needs_kubectl
+@pytest.mark.parametrize("name", ["my-prod", "my-overlay"])
+def test_readme_overlays_render_with_the_operators_registry_and_bucket(name):
+    docs = render_readme_overlays()[name]
+    assert [p for d in docs for p in problems(d)] == []
+    svcs = services(docs)
+    for svc_name, svc in svcs.items():
+        image = container(svc)["image"]
+        assert image.startswith(README_REGISTRY), f"{svc_name} still pulls {image}"
+        assert image.endswith(":" + version()), image
+        assert svc["metadata"]["namespace"] == NAMESPACE
+    (cm,) = of_kind(docs, "ConfigMap").values()
+    overrides = yaml.safe_load(readme_yaml("# my-prod/"))["configMapGenerator"][0]["literals"]
+    for literal in overrides:
+        key, _, value = literal.partition("=")
+        assert cm["data"][key] == value, key
+    families = {e["value"] for svc in svcs.values() for e in container(svc)["env"]
+                if e["name"] == "NTNX_PLUGIN_FAMILY"}
+    extra = {"metric", "account"} if name == "my-overlay" else set()
+    assert families == BASE_FAMILIES | extra
+    assert set(FUNCTIONS) <= set(svcs)
+
+
+def _readme_image_rows() -> dict[tuple[str, str], tuple[str, str]]:
+    """(target, FUNCTION or PLUGIN_FAMILY) -> (image, Knative Service), from the Images table."""
+    rows = re.findall(r"^\| `([a-z-]+)` \| `--target (function|plugin) --build-arg "
+                      r"(?:FUNCTION|PLUGIN_FAMILY)=(\w+)` \| `([a-z-]+)` \|",
+                      README.read_text(), re.M)
+    return {(target, arg): (image, service) for image, target, arg, service in rows}
+
+
+def _makefile_images() -> dict[tuple[str, str], str]:
+    text = (ROOT / "Makefile").read_text()
+    functions = re.search(r"^FUNCTION_DIRS = (.+)$", text, re.M).group(1).split()
+    pairs = re.search(r"^PLUGIN_IMAGES = (.+)$", text, re.M).group(1).split()
+    return {**{("function", f): "nutanix-" + f.replace("_", "-") for f in functions},
+            **{("plugin", p.split(":")[0]): "plugin-nutanix-" + p.split(":")[1] for p in pairs}}
+
+
+def _manifest_images() -> dict[tuple[str, str], str]:
+    found = {}
+    for path in sorted((KNATIVE / "base").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "Service" and doc["metadata"]["name"] in FUNCTIONS:
+                repo = container(doc)["image"].rpartition(":")[0]
+                found[("function", FUNCTIONS[doc["metadata"]["name"]])] = repo.rsplit("/", 1)[1]
+    for folder in PLUGIN_DIRS:
+        kustomization = yaml.safe_load((KNATIVE / "plugin" / folder / "kustomization.yaml")
+                                       .read_text())
+        (image,) = kustomization["images"]
+        found[("plugin", folder.replace("-", "_"))] = image["newName"].rsplit("/", 1)[1]
+    return found
+
+
+def test_image_names_agree_across_readme_makefile_and_manifests():
+    expected = {*(("function", f) for f in FUNCTIONS.values()),
+                *(("plugin", f) for f in FAMILIES)}
+    readme = _readme_image_rows()
+    assert set(readme) == expected
+    assert _makefile_images() == _manifest_images() == {k: v[0] for k, v in readme.items()}
+    for (target, arg), (_, service) in readme.items():
+        if target == "function":
+            assert FUNCTIONS[service] == arg
+        else:
+            assert service == "nutanix-plugin-" + arg.replace("_", "-")
+
