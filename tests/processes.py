@@ -90,7 +90,8 @@ def start_function(name: str, env: dict | None = None, *, log_dir: Path | None =
         try:
             requests.get(proc.url + "/healthz", timeout=1)
             return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # gunicorn's socket accepts before its worker runs; slow on a busy machine
             time.sleep(0.05)
     proc.stop()
     raise RuntimeError(f"{name} did not answer within {timeout_s}s")
