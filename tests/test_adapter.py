@@ -318,9 +318,20 @@ class Odd(BaseHTTPRequestHandler):
     }
 
     hang_ups: dict = {}  # path -> connections still to drop before answering
+    seen: dict = {}  # path -> requests received
 
     def do_POST(self):  # noqa: N802 - http.server's name
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen[self.path] = self.seen.get(self.path, 0) + 1
+        if self.path == "/stall":  # an answer begun, then nothing: not a stale connection
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"a')
+            self.wfile.flush()
+            time.sleep(1.5)
+            self.close_connection = True
+            return
         if self.hang_ups.get(self.path, 0) > 0:
             self.hang_ups[self.path] -= 1
             self.close_connection = True  # a stale keep-alive: gone before any answer byte
@@ -436,3 +447,11 @@ def test_a_connection_dropped_twice_is_unavailable(odd):
         invoke(odd + "/empty", event(), timeout_s=TIMEOUT)
     assert info.value.retryable
     Odd.hang_ups["/empty"] = 0
+
+
+def test_an_answer_stalled_after_its_first_bytes_is_not_sent_again(odd):
+    """requests reports a body read timeout as a ConnectionError: it must not count as stale."""
+    with pytest.raises(Unavailable, match="timed out") as info:
+        invoke(odd + "/stall", event(), timeout_s=0.5)
+    assert info.value.retryable
+    assert Odd.seen["/stall"] == 1

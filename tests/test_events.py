@@ -12,6 +12,7 @@ from cloudevents.http import CloudEvent, from_http
 
 from shared import errors, events
 from shared.errors import BadResponse, InvalidInput, PluginError, Unavailable
+from shared.invoke import _unmarshal
 from shared.state.local import LocalStore
 
 PASSWORD = "Nutanix/4u-s3cr3t"
@@ -198,3 +199,12 @@ def test_reply_data_refuses_bad_replies(tmp_path):
     with pytest.raises(BadResponse, match="not JSON"):
         events.reply_data(CloudEvent({"type": "t", "source": "/s"}, b"\xff"))
     assert events.reply_data(CloudEvent({"type": "t", "source": "/s"}, None)) is None
+
+
+@pytest.mark.parametrize("body", [b'{"n": [18446744073709551615, -9223372036854775808]}',
+                                  b'[NaN, 1, 1e16]',
+                                  '{"s": "é"}'.encode("utf-16"), b"not json", b'{"a": 1}'])
+def test_reply_data_reads_as_the_standard_library_does(body):
+    from cloudevents.conversion import _json_or_string
+
+    assert repr(_unmarshal(body)) == repr(_json_or_string(body))
