@@ -39,29 +39,44 @@ _NO_CONTEXT = ParseContext()
 
 
 def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
+    """Written flat, without helpers per field: it runs for every VM (see bench_client)."""
     item = require_object(item, "vm item")
+    get = item.get
+    disks = get("disks")
+    nics = get("nics")
+    refs = get("categories")
+    known = ctx.categories
     return Vm(
-        ext_id=require_id(item.get("extId"), "vm item"),
-        name=text(item.get("name")) or "",
-        power_state=text(item.get("powerState")),
-        cluster_ext_id=text(dig(item, "cluster", "extId")),
-        host_ext_id=text(dig(item, "host", "extId")),
-        description=text(item.get("description")),
-        num_sockets=integer(item.get("numSockets")),
-        num_cores_per_socket=integer(item.get("numCoresPerSocket")),
-        num_threads_per_core=integer(item.get("numThreadsPerCore")),
-        memory_bytes=integer(item.get("memorySizeBytes")),
-        machine_type=text(item.get("machineType")),
-        created_at=timestamp(item.get("createTime")),
-        disks=_ordered(_v4_disk(d) for d in objs(item.get("disks"))),
-        nics=tuple(_v4_nic(n) for n in objs(item.get("nics"))),
+        ext_id=require_id(get("extId"), "vm item"),
+        name=text(get("name")) or "",
+        power_state=text(get("powerState")),
+        cluster_ext_id=_ref(get("cluster")),
+        host_ext_id=_ref(get("host")),
+        description=text(get("description")),
+        num_sockets=integer(get("numSockets")),
+        num_cores_per_socket=integer(get("numCoresPerSocket")),
+        num_threads_per_core=integer(get("numThreadsPerCore")),
+        memory_bytes=integer(get("memorySizeBytes")),
+        machine_type=text(get("machineType")),
+        created_at=timestamp(get("createTime")),
+        disks=_ordered([_v4_disk(d) for d in disks if isinstance(d, dict)])
+        if isinstance(disks, list) else (),
+        nics=tuple([_v4_nic(n) for n in nics if isinstance(n, dict)])
+        if isinstance(nics, list) else (),
         categories=categories(
-            ctx.categories[ref]
-            for ref in (text(c.get("extId")) for c in objs(item.get("categories")))
-            if ref in ctx.categories
-        ),
+            known[ref] for ref in (_ref(c) for c in refs) if ref in known
+        ) if isinstance(refs, list) and known else (),
         raw=item,
     )
+
+
+def _ref(value: Any) -> str | None:
+    """`text(dig(value, "extId"))`, the shape of every v4 reference, in one call."""
+    if isinstance(value, dict):
+        ident = value.get("extId")
+        if isinstance(ident, str) and ident.strip():
+            return ident
+    return None
 
 
 def _v4_disk(disk: dict) -> Disk:
@@ -73,29 +88,33 @@ def _v4_disk(disk: dict) -> Disk:
         size_bytes=integer(backing.get("diskSizeBytes")),
         bus_type=text(address.get("busType")),
         index=integer(address.get("index")),
-        storage_container_ext_id=text(dig(backing, "storageContainer", "extId")),
+        storage_container_ext_id=_ref(backing.get("storageContainer")),
     )
 
 
 def _v4_nic(nic: dict) -> Nic:
     # Newer SDKs add nicBackingInfo/nicNetworkInfo, which win over the deprecated
     # backingInfo/networkInfo when both are present (spec nutanix/v4-models.md, Nic).
-    backings = [obj(nic.get("nicBackingInfo")), obj(nic.get("backingInfo"))]
-    networks = [obj(nic.get("nicNetworkInfo")), obj(nic.get("networkInfo"))]
-
-    def first(sources: list[dict], read) -> Any:
-        return next((v for v in (read(s) for s in sources) if v is not None), None)
-
+    new_backing, old_backing = obj(nic.get("nicBackingInfo")), obj(nic.get("backingInfo"))
+    new_network, old_network = obj(nic.get("nicNetworkInfo")), obj(nic.get("networkInfo"))
     addresses: list[str | None] = []
-    for network in networks:
-        addresses.append(ip(dig(network, "ipv4Config", "ipAddress")))
-        addresses.extend(ip(a) for a in objs(dig(network, "ipv4Config", "secondaryIpAddressList")))
-        addresses.extend(ip(a) for a in objs(dig(network, "ipv4Info", "learnedIpAddresses")))
-    connected = first(backings, lambda b: b.get("isConnected"))
+    for network in (new_network, old_network):
+        if not network:
+            continue
+        config = network.get("ipv4Config")
+        if isinstance(config, dict):
+            addresses.append(ip(config.get("ipAddress")))
+            addresses.extend(ip(a) for a in objs(config.get("secondaryIpAddressList")))
+        learned = network.get("ipv4Info")
+        if isinstance(learned, dict):
+            addresses.extend(ip(a) for a in objs(learned.get("learnedIpAddresses")))
+    connected = new_backing.get("isConnected")
+    if connected is None:
+        connected = old_backing.get("isConnected")
     return Nic(
         ext_id=text(nic.get("extId")),
-        mac_address=first(backings, lambda b: text(b.get("macAddress"))),
-        subnet_ext_id=first(networks, lambda n: text(dig(n, "subnet", "extId"))),
+        mac_address=text(new_backing.get("macAddress")) or text(old_backing.get("macAddress")),
+        subnet_ext_id=_ref(new_network.get("subnet")) or _ref(old_network.get("subnet")),
         ip_addresses=unique(addresses),
         is_connected=connected if isinstance(connected, bool) else None,
     )
@@ -105,35 +124,46 @@ def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
     """A v3 VM intent (list entity, GET answer, 202 answer or webhook `data.metadata`).
 
     Status is what the VM is; spec stands in while status is still empty (a
-    PENDING create answer has only `status.state`).
+    PENDING create answer has only `status.state`). Flat like `from_v4`.
     """
     entity = require_object(entity, "vm entity")
     metadata = obj(entity.get("metadata"))
     status, spec = obj(entity.get("status")), obj(entity.get("spec"))
     res = obj(status.get("resources")) or obj(spec.get("resources"))
+    get = res.get
+    disks, nics = get("disk_list"), get("nic_list")
     return Vm(
         ext_id=require_id(metadata.get("uuid"), "vm entity"),
         name=text(status.get("name")) or text(spec.get("name")) or "",
-        power_state=text(res.get("power_state")),
-        cluster_ext_id=text(dig(status, "cluster_reference", "uuid"))
-        or text(dig(spec, "cluster_reference", "uuid")),
-        host_ext_id=text(dig(res, "host_reference", "uuid")),
+        power_state=text(get("power_state")),
+        cluster_ext_id=_uuid(status.get("cluster_reference"))
+        or _uuid(spec.get("cluster_reference")),
+        host_ext_id=_uuid(get("host_reference")),
         description=text(status.get("description")) or text(spec.get("description")),
-        num_sockets=integer(res.get("num_sockets")),
-        num_cores_per_socket=integer(res.get("num_vcpus_per_socket")),
-        num_threads_per_core=integer(res.get("num_threads_per_core")),
-        memory_bytes=mib_to_bytes(res.get("memory_size_mib")),
-        machine_type=text(res.get("machine_type")),
+        num_sockets=integer(get("num_sockets")),
+        num_cores_per_socket=integer(get("num_vcpus_per_socket")),
+        num_threads_per_core=integer(get("num_threads_per_core")),
+        memory_bytes=mib_to_bytes(get("memory_size_mib")),
+        machine_type=text(get("machine_type")),
         created_at=timestamp(metadata.get("creation_time")),
-        disks=_ordered(
-            _v3_disk(d) for d in objs(res.get("disk_list"))
-            if dig(d, "device_properties", "device_type") != "CDROM"
-        ),
-        nics=tuple(_v3_nic(n) for n in objs(res.get("nic_list"))),
+        disks=_ordered([_v3_disk(d) for d in disks if isinstance(d, dict)
+                        and dig(d, "device_properties", "device_type") != "CDROM"])
+        if isinstance(disks, list) else (),
+        nics=tuple([_v3_nic(n) for n in nics if isinstance(n, dict)])
+        if isinstance(nics, list) else (),
         categories=v3_categories(metadata),
-        project_ext_id=text(dig(metadata, "project_reference", "uuid")),
+        project_ext_id=_uuid(metadata.get("project_reference")),
         raw=entity,
     )
+
+
+def _uuid(value: Any) -> str | None:
+    """`text(dig(value, "uuid"))`, the shape of every v3 reference, in one call."""
+    if isinstance(value, dict):
+        ident = value.get("uuid")
+        if isinstance(ident, str) and ident.strip():
+            return ident
+    return None
 
 
 def _v3_disk(disk: dict) -> Disk:
@@ -144,19 +174,21 @@ def _v3_disk(disk: dict) -> Disk:
         size_bytes=size if size is not None else mib_to_bytes(disk.get("disk_size_mib")),
         bus_type=text(address.get("adapter_type")),
         index=integer(address.get("device_index")),
-        storage_container_ext_id=text(
-            dig(disk, "storage_config", "storage_container_reference", "uuid")
+        storage_container_ext_id=_uuid(
+            dig(disk, "storage_config", "storage_container_reference")
         ),
     )
 
 
 def _v3_nic(nic: dict) -> Nic:
     connected = nic.get("is_connected")
+    endpoints = nic.get("ip_endpoint_list")
     return Nic(
         ext_id=text(nic.get("uuid")),
         mac_address=text(nic.get("mac_address")),
-        subnet_ext_id=text(dig(nic, "subnet_reference", "uuid")),
-        ip_addresses=unique(text(e.get("ip")) for e in objs(nic.get("ip_endpoint_list"))),
+        subnet_ext_id=_uuid(nic.get("subnet_reference")),
+        ip_addresses=unique([text(e.get("ip")) for e in endpoints if isinstance(e, dict)])
+        if isinstance(endpoints, list) else (),
         is_connected=connected if isinstance(connected, bool) else None,
     )
 
