@@ -19,6 +19,7 @@ from shared.errors import AuthenticationFailed, PluginError
 from shared.mapping import inventory as mapping
 from shared.prism import Connection, PrismClient
 from shared.prism.models import Cluster
+from shared.prism.transport import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,20 @@ def _map_all(models, ctx, kind: str) -> Iterator[dict]:
 
 
 def collect(data: dict) -> dict:
-    """One shard: a page window of one kind, mapped to cloud services."""
+    """One shard: a page window of one kind, mapped to cloud services.
+
+    The cyclic garbage collector stays out of the whole shard (`gc_paused`),
+    mapping included: a shard makes no cyclic garbage, and collections kept
+    re-scanning the raw pages and resources of every shard in flight (a
+    quarter of the function's CPU on 500-VM shards).
+    """
     client, opts, conn = open_client(data)
     task = data["task"]
     kind = task["kind"]
     first, last = task.get("pages", [0, math.inf])
     ctx = _mapping_context(conn, opts, data.get("context") or {})
     resources: list[dict] = []
-    with client:
+    with client, gc_paused():
         try:
             models = client.iter_kind(kind, api=task.get("api"), pages=range(first, last),
                                       page_size=task.get("page_size"))
