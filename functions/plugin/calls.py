@@ -22,6 +22,9 @@ UNARY_TIMEOUT_S = 150.0
 SHARD_TIMEOUT_S = 600.0  # Knative's default request cap
 
 
+_DONE = object()
+
+
 class Outcome(NamedTuple):
     data: dict
     reply: dict | None
@@ -57,30 +60,39 @@ class Functions:
                 timeout_s: float = SHARD_TIMEOUT_S) -> Iterator[Outcome]:
         """(request data, reply, error) in completion order, `concurrency` in flight.
 
-        Errors are yielded, not raised, so the caller decides whether one
-        failed unit stops the rest; closing the iterator cancels what waits.
+        The next unit is sent before a finished one is handed over, so the
+        functions keep working while the caller streams a reply (20,000 VMs
+        took 2x as long when each reply's gRPC stream held the next shards
+        back). Memory: `concurrency` units in flight or done, plus the one the
+        caller holds. Errors are yielded, not raised, so the caller decides
+        whether one failed unit stops the rest; closing the iterator cancels
+        what waits.
         """
+        limit = self.settings.plugin_concurrency
+        todo = iter(items)
         pending: dict = {}
-        with ThreadPoolExecutor(self.settings.plugin_concurrency) as pool:
-            try:
-                for data in items:
+        with ThreadPoolExecutor(limit) as pool:
+            def top_up() -> None:
+                while len(pending) < limit:
+                    data = next(todo, _DONE)
+                    if data is _DONE:
+                        return
                     future = pool.submit(self.call, function, event_type, data,
                                          timeout_s=timeout_s)
                     pending[future] = data
-                    if len(pending) >= self.settings.plugin_concurrency:
-                        yield from self._completed(pending)
+
+            try:
+                top_up()
                 while pending:
-                    yield from self._completed(pending)
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        data = pending.pop(future)
+                        try:
+                            outcome = Outcome(data, future.result(), None)
+                        except PluginError as err:
+                            outcome = Outcome(data, None, err)
+                        top_up()
+                        yield outcome
             finally:
                 for future in pending:
                     future.cancel()
-
-    @staticmethod
-    def _completed(pending: dict) -> Iterator[Outcome]:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            data = pending.pop(future)
-            try:
-                yield Outcome(data, future.result(), None)
-            except PluginError as err:
-                yield Outcome(data, None, err)
