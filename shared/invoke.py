@@ -18,14 +18,12 @@ carries secret_data, so neither it nor the response body goes into one.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 import urllib3
 from cloudevents.conversion import to_binary
@@ -33,7 +31,7 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 from requests.adapters import HTTPAdapter
 
-from shared import errors, events
+from shared import errors, events, fastjson
 from shared.errors import (
     BadResponse,
     DeliveryFailed,
@@ -88,21 +86,16 @@ def _status_error(resp: requests.Response, host: str) -> PluginError:
 
 
 def _unmarshal(content: Any) -> Any:
-    """cloudevents' own data reader (JSON, else the content as is), with orjson first.
+    """cloudevents' own data reader (JSON, else the content as is), fast.
 
-    A collect shard's reply is megabytes of JSON: orjson reads it several times
-    faster. What orjson refuses (NaN, not UTF-8) takes the standard library's
-    path; an integer beyond 64 bits comes back as a float (replies carry none).
+    A collect shard's reply is megabytes of JSON: `fastjson` reads it several
+    times faster than the standard library, with the same answers.
     """
     if content is None:
         return None
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(content)
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError):
+        return fastjson.loads(content)
+    except (ValueError, TypeError, UnicodeDecodeError):
         return content
 
 

@@ -30,8 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
-
+from shared import fastjson
 from shared.errors import BadResponse, InvalidInput
 from shared.mapping import layouts
 from shared.mapping.cloud_service_types import KINDS, PROVIDER, to_cloud_service_types
@@ -112,32 +111,6 @@ class MappingContext:
         return cluster.name if cluster else None
 
 
-_ORJSON_EXACT = (orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
-                 | orjson.OPT_PASSTHROUGH_DATACLASS)
-
-
-def _json(data: dict) -> str:
-    """`json.dumps(data, separators=(",", ":"))`, through orjson where it writes the same.
-
-    On 20,000 VMs json.dumps of `data` was the mapping's largest cost (15-50 us
-    a VM, cold caches the most); orjson takes 2-5 us. The two write the same
-    text for ASCII strings without DEL (`json` escapes other characters,
-    orjson writes UTF-8), exact str/int/float/bool/None/list/dict values, ints
-    within 64 bits and floats that are finite and not below 1e-4 in magnitude
-    (checked on a million random doubles). The checks below send anything else
-    to `json`. Not checked, because every float here is a round(x, 2) of an
-    int model field: a float below 1e-4 given to a model by hand would be
-    written as 0.00001 rather than 1e-05 (the same number).
-    """
-    try:
-        raw = orjson.dumps(data, option=_ORJSON_EXACT)
-    except TypeError:  # orjson.JSONEncodeError included: big ints, other types, keys
-        return json.dumps(data, separators=(",", ":"))
-    if raw.isascii() and b"\x7f" not in raw and orjson.loads(raw) == data:
-        return raw.decode()  # round trip equal: no NaN/Infinity became null, no tuple a list
-    return json.dumps(data, separators=(",", ":"))
-
-
 def _gib(size: int | None) -> float | None:
     return None if size is None else round(size / GIB, 2)
 
@@ -210,7 +183,7 @@ def _service(
         "reference": {"resource_id": resource_id, "external_link": _link(kind, ctx)},
         "ip_addresses": _unique(ip_addresses),
         "tags": dict(tags or {}),
-        "json_data": _json(data),
+        "json_data": fastjson.dumps(data),
         "json_metadata": _SERVICE_METADATA[kind],
     }
     if region:

@@ -428,14 +428,17 @@ class PrismClient:
                *, path: str | None = None, timed: bool = False) -> Any:
         """One raw page of a list route (`path` overrides it: v3 category values)."""
         if route.api == "v4":
-            method, target, key = "GET", route.path, route.key
+            method, target, key, typed_page = "GET", route.path, route.key, spec.v4_fields
             query, body = {"$page": number, "$limit": size,
                            **(params if route.filters else {})}, None
+            if typed_page is not None:
+                query["$select"] = ",".join(typed_page.fields)
         else:
-            method, target = "POST", path or route.path
+            method, target, typed_page = "POST", path or route.path, spec.v3_fields
             key = route.key if path is None else f"POST {detect.V3_ROOT}/categories/{{key}}/list"
             query, body = None, {"kind": spec.v3_kind, "offset": number * size, "length": size}
-        answer = self._transport.call_timed(method, target, params=query, body=body, route=key)
+        answer = self._transport.call_timed(method, target, params=query, body=body, route=key,
+                                            typed_page=typed_page)
         return answer if timed else answer[0]
 
     def _page(self, spec: KindSpec, route: _Route, size: int, params: dict,

@@ -36,7 +36,6 @@ from http.client import IncompleteRead  # urllib3 raises it wrapped, or its own 
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -51,6 +50,7 @@ from shared.errors import (
     RateLimited,
     Unavailable,
 )
+from shared.fastjson import TypedPage, loads
 from shared.prism.connection import Connection
 from shared.prism.kinds.envelope import error_message
 from shared.prism.pacing import Limiter, limiter_for
@@ -155,24 +155,14 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def loads(body: bytes) -> Any:
-    """orjson (2x the standard library on a VM page), the standard library where it refuses.
-
-    orjson refuses some JSON the standard library reads (NaN, bodies not in
-    UTF-8): those take the slow path. One difference stays: an integer beyond
-    64 bits comes back as a float; Prism's integers are int64 (v4 models).
-    """
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return json.loads(body)
-
-
-def decode(resp: requests.Response, what: str | None = None) -> Any:
-    """The JSON body of a 2xx answer; BadResponse (without the body) otherwise."""
+def decode(resp: requests.Response, what: str | None = None,
+           typed_page: TypedPage | None = None) -> Any:
+    """The JSON body of a 2xx answer (typed items, given a TypedPage);
+    BadResponse (without the body) when it is not JSON."""
+    read = typed_page.loads if typed_page is not None else loads
     try:
         with gc_paused():
-            return loads(resp.content)
+            return read(resp.content)
     except (ValueError, UnicodeDecodeError):
         raise BadResponse(f"{what or _what(resp)}: the answer is not valid JSON "
                           f"({len(resp.content)} bytes)", status=resp.status_code) from None
@@ -268,10 +258,12 @@ class Transport:
         return self.call_timed(method, path, params=params, body=body, route=route)[0]
 
     def call_timed(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                   body: Any = None, route: str | None = None) -> tuple[Any, float]:
+                   body: Any = None, route: str | None = None,
+                   typed_page: TypedPage | None = None) -> tuple[Any, float]:
         """`call`, plus the seconds the successful answer took (without pacing waits).
 
-        `route` names the rate-limit budget (default: method and path).
+        `route` names the rate-limit budget (default: method and path);
+        `typed_page` reads a list page for just the fields its parser reads.
         """
         what = f"{method} {path}"
         route = route or what
@@ -281,7 +273,7 @@ class Transport:
         data = json.dumps(body).encode() if body is not None else None
 
         def send() -> tuple[Any, float]:
-            return self._send_once(method, url, data, route, what)
+            return self._send_once(method, url, data, route, what, typed_page)
 
         return call_with_retry(send, self.retry, sleep=self._sleep, on_retry=self._retried)
 
@@ -305,7 +297,7 @@ class Transport:
             self._counts[name] += by
 
     def _send_once(self, method: str, url: str, data: bytes | None, route: str,
-                   what: str) -> tuple[Any, float]:
+                   what: str, typed_page: TypedPage | None = None) -> tuple[Any, float]:
         with self._slots:  # a slot first: a paced send goes out the moment it is booked
             waited = self.limiter.acquire(route)
             if waited:
@@ -322,7 +314,7 @@ class Transport:
             self.product = product
         status = resp.status_code
         if 200 <= status < 300:
-            return decode(resp, what), resp.elapsed.total_seconds()
+            return decode(resp, what, typed_page), resp.elapsed.total_seconds()
         err = from_response(resp, what)
         if status == 429:
             self._count("throttled")

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="bench-collect-"))
-    env = {"NTNX_STATE_URL": f"file://{work / 'state'}", "NTNX_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+    env = {"NTNX_STATE_URL": f"file://{work / 'state'}",
+           "NTNX_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
 
     bare_source = work / "bare" / "main.py"
     bare_source.parent.mkdir()

@@ -232,7 +232,8 @@ class Simulator:
     def reset_counters(self) -> None:
         with self._lock:
             self._counters = {"requests": 0, "status": {}, "throttled": 0, "by_route": {},
-                              "logins": 0, "max_in_flight": self._in_flight, "faults": 0}
+                              "selects": {}, "logins": 0, "max_in_flight": self._in_flight,
+                              "faults": 0}
 
     def raise_alert(self, severity: str = "CRITICAL", entity_type: str = "vm",
                     resolved: bool = False) -> dict:
@@ -415,6 +416,9 @@ class Simulator:
                 response, route_key, cookies, post = Response.of(
                     500, {"message": "simulator error"}), f"{req.method} (error)", [], None
             self._count("by_route", route_key)
+            select = dict(req.query).get("$select")
+            if select is not None:  # which fields clients ask for, per route
+                self._count("selects", f"{route_key} {select}")
             if response is None:
                 self._reset(handler)
                 return

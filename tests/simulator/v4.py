@@ -239,7 +239,7 @@ class V4Api:
         self.inv = inv
         self.render = Renderer(inv, version, base_url)
         self.base_url = base_url
-        self.cache: dict[tuple[str, str], bytes] = {}
+        self.cache: dict[tuple[str, str], tuple[tuple[str, bytes], ...]] = {}
 
     def match(self, ns: str, rest: str) -> Match | None:
         """The route for the path after /api/<ns>/<version>/ (GET only)."""
@@ -251,12 +251,20 @@ class V4Api:
                 return Match(route.name, route.api, call)
         return None
 
-    def item(self, kind: Kind, record: Any) -> bytes:
+    def item(self, kind: Kind, record: Any, wanted: frozenset | None = None) -> bytes:
+        """The item's JSON, only its `wanted` top-level fields given a `$select`.
+
+        Each field is serialized once and cached (`V4Api.cache`), so a page
+        with or without `$select` is a join of cached fragments.
+        """
         key = (kind.name, record.ext_id)
-        cached = self.cache.get(key)
-        if cached is None:
-            cached = self.cache[key] = dumps(self.item_dict(kind, record))
-        return cached
+        fields = self.cache.get(key)
+        if fields is None:
+            fields = self.cache[key] = tuple(
+                (name, dumps(name) + b":" + dumps(value))
+                for name, value in self.item_dict(kind, record).items())
+        return b"{" + b",".join(
+            [part for name, part in fields if wanted is None or name in wanted]) + b"}"
 
     def item_dict(self, kind: Kind, record: Any) -> dict:
         return elide(getattr(self.render, kind.render)(record))
@@ -302,12 +310,9 @@ class V4Api:
             return validation_error(kind.ns, req.path, attribute, str(err))
         chunk = records[page * limit:(page + 1) * limit]
         select = (req.param("$select") or "*").replace(" ", "")
-        if select == "*":
-            items = [self.item(kind, r) for r in chunk]
-        else:
-            wanted = {s.split("/")[0] for s in select.split(",")} | {"$reserved", "$objectType"}
-            items = [dumps({k: v for k, v in self.item_dict(kind, r).items() if k in wanted})
-                     for r in chunk]
+        wanted = None if select == "*" else frozenset(
+            {s.split("/")[0] for s in select.split(",")} | {"$reserved", "$objectType"})
+        items = [self.item(kind, r, wanted) for r in chunk]
         extra = [{"$reserved": V1, "$objectType": "common.v1.config.KVPair",
                   "name": "truncatedIndexes"}] if kind.name == "vms" else None
         meta = metadata(self._page_links(req, page, limit, len(records)), paginated=True,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.fastjson import TypedPage
 from shared.prism.models import Category
 
 
@@ -38,6 +39,11 @@ class KindSpec:
     from_v3: Callable[[dict, ParseContext], Any] | None
     v3_list_path: str | None = None  # override, e.g. "projects/list"; default f"{v3_kind}s/list"
     needs_categories: bool = False  # v4 parser resolves category refs via ParseContext
+    # For kinds listed by the thousand, the fields the parser reads: a v4 list
+    # asks for just these (`$select`), and pages are decoded for just these,
+    # straight into typed items (`shared.fastjson.TypedPage`). None: whole items.
+    v4_fields: TypedPage | None = None
+    v3_fields: TypedPage | None = None
 
     @property
     def v3_path(self) -> str | None:

@@ -167,16 +167,15 @@ def categories(pairs: Iterable[tuple[Any, Any]]) -> tuple[Category, ...]:
     return tuple(sorted({(k, v) for k, v in pairs if text(k) and text(v)}))
 
 
-def v3_categories(metadata: Any) -> tuple[Category, ...]:
-    """v3 `categories_mapping` (key -> [values]) when set, else `categories` (key -> value).
+def v3_categories(mapping: Any, single: Any) -> tuple[Category, ...]:
+    """v3 metadata `categories_mapping` (key -> [values]) when set, else `categories`.
 
     The mapping is the multi-value form; the single-value map holds one value
     per key only (v3 swagger descriptions of both fields).
     """
-    mapping = dig(metadata, "categories_mapping")
     if isinstance(mapping, dict) and mapping:
         pairs: list[tuple[Any, Any]] = []
         for key, values in mapping.items():
             pairs.extend((key, v) for v in (values if isinstance(values, list) else [values]))
         return categories(pairs)
-    return categories(obj(dig(metadata, "categories")).items())
+    return categories(obj(single).items())

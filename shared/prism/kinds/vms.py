@@ -33,13 +33,28 @@ from shared.prism.kinds._values import (
     unique,
     v3_categories,
 )
+from shared.prism.kinds.vm_pages import (
+    V3_PAGE,
+    V3_RESOURCES,
+    V4_PAGE,
+    V3Vm,
+    V4Vm,
+    from_typed_v3,
+    from_typed_v4,
+    ordered_disks,
+)
 from shared.prism.models import Disk, Nic, Vm
 
 _NO_CONTEXT = ParseContext()
 
 
 def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
-    """Written flat, without helpers per field: it runs for every VM (see bench_client)."""
+    """Written flat, without helpers per field: it runs for every VM (see bench_client).
+
+    Items of a list page come typed (`vm_pages.V4Vm`) when the page fit that shape.
+    """
+    if type(item) is V4Vm:
+        return from_typed_v4(item, ctx)
     item = require_object(item, "vm item")
     get = item.get
     disks = get("disks")
@@ -59,7 +74,7 @@ def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         memory_bytes=integer(get("memorySizeBytes")),
         machine_type=text(get("machineType")),
         created_at=timestamp(get("createTime")),
-        disks=_ordered([_v4_disk(d) for d in disks if isinstance(d, dict)])
+        disks=ordered_disks([_v4_disk(d) for d in disks if isinstance(d, dict)])
         if isinstance(disks, list) else (),
         nics=tuple([_v4_nic(n) for n in nics if isinstance(n, dict)])
         if isinstance(nics, list) else (),
@@ -123,13 +138,18 @@ def _v4_nic(nic: dict) -> Nic:
 def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
     """A v3 VM intent (list entity, GET answer, 202 answer or webhook `data.metadata`).
 
-    Status is what the VM is; spec stands in while status is still empty (a
-    PENDING create answer has only `status.state`). Flat like `from_v4`.
+    Status is what the VM is; spec's resources stand in while status has none
+    of them (a PENDING create answer has only `status.state`). Flat like `from_v4`.
+    Items of a list page come typed (`vm_pages.V3Vm`) when the page fit that shape.
     """
+    if type(entity) is V3Vm:
+        return from_typed_v3(entity)
     entity = require_object(entity, "vm entity")
     metadata = obj(entity.get("metadata"))
     status, spec = obj(entity.get("status")), obj(entity.get("spec"))
-    res = obj(status.get("resources")) or obj(spec.get("resources"))
+    res = obj(status.get("resources"))
+    if all(res.get(name) is None for name in V3_RESOURCES):
+        res = obj(spec.get("resources")) or res
     get = res.get
     disks, nics = get("disk_list"), get("nic_list")
     return Vm(
@@ -146,12 +166,12 @@ def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         memory_bytes=mib_to_bytes(get("memory_size_mib")),
         machine_type=text(get("machine_type")),
         created_at=timestamp(metadata.get("creation_time")),
-        disks=_ordered([_v3_disk(d) for d in disks if isinstance(d, dict)
+        disks=ordered_disks([_v3_disk(d) for d in disks if isinstance(d, dict)
                         and dig(d, "device_properties", "device_type") != "CDROM"])
         if isinstance(disks, list) else (),
         nics=tuple([_v3_nic(n) for n in nics if isinstance(n, dict)])
         if isinstance(nics, list) else (),
-        categories=v3_categories(metadata),
+        categories=v3_categories(metadata.get("categories_mapping"), metadata.get("categories")),
         project_ext_id=_uuid(metadata.get("project_reference")),
         raw=entity,
     )
@@ -193,12 +213,6 @@ def _v3_nic(nic: dict) -> Nic:
     )
 
 
-def _ordered(disks) -> tuple[Disk, ...]:
-    """By bus then index, so v3 and v4 agree; unaddressed disks last, in Prism's order."""
-    return tuple(sorted(disks, key=lambda d: (d.bus_type is None, d.bus_type or "",
-                                               d.index is None, d.index or 0)))
-
-
 SPEC = KindSpec(
     name="vms",
     v4_namespace="vmm",
@@ -208,4 +222,6 @@ SPEC = KindSpec(
     from_v4=from_v4,
     from_v3=from_v3,
     needs_categories=True,
+    v4_fields=V4_PAGE,
+    v3_fields=V3_PAGE,
 )
