@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from shared.errors import BadResponse
-from shared.fastjson import TypedPage
+from shared.fastjson import TypedPage, loads
 from shared.prism.kinds import ParseContext
 from shared.prism.kinds._values import MIB, categories, timestamp, unique, v3_categories
 from shared.prism.models import Disk, Nic, Vm
@@ -161,13 +161,21 @@ class _V3Resources(msgspec.Struct):
 V3_RESOURCES = _V3Resources.__struct_fields__  # all None: status not known yet, spec stands in
 
 
-class _V3Part(msgspec.Struct):
-    """A v3 intent's `status` or `spec`."""
-
+class _V3Status(msgspec.Struct):
     name: str | None = None
     description: str | None = None
     cluster_reference: _Uuid | None = None
     resources: _V3Resources | None = None
+
+
+class _V3Spec(msgspec.Struct, omit_defaults=True):
+    """Spec's resources are kept as JSON text: read only when status has none (rare),
+    they would double the decoding of every page."""
+
+    name: str | None = None
+    description: str | None = None
+    cluster_reference: _Uuid | None = None
+    resources: msgspec.Raw = msgspec.Raw()
 
 
 class _V3Metadata(msgspec.Struct):
@@ -182,8 +190,15 @@ class V3Vm(msgspec.Struct):
     """The fields of a v3 VM intent that `vms.from_v3` reads."""
 
     metadata: _V3Metadata | None = None
-    status: _V3Part | None = None
-    spec: _V3Part | None = None
+    status: _V3Status | None = None
+    spec: _V3Spec | None = None
+
+
+class NotTyped(Exception):
+    """Spec's resources, read late, do not fit `_V3Resources`: parse the entity leniently."""
+
+
+_SPEC_RESOURCES = msgspec.json.Decoder(_V3Resources | None)
 
 
 V4_PAGE = TypedPage(V4Vm, "data")
@@ -279,10 +294,10 @@ def from_typed_v3(entity: V3Vm) -> Vm:
     ext_id = _text(metadata.uuid)
     if ext_id is None:
         raise BadResponse("vm entity has no identifier")
-    status, spec = entity.status or _NO_PART, entity.spec or _NO_PART
+    status, spec = entity.status or _NO_STATUS, entity.spec or _NO_SPEC
     res = status.resources
     if res is None or all(value is None for value in msgspec.structs.astuple(res)):
-        res = spec.resources or res or _NO_RESOURCES
+        res = _spec_resources(spec) or res or _NO_RESOURCES
     mib = res.memory_size_mib
     return Vm(
         ext_id=ext_id,
@@ -303,6 +318,20 @@ def from_typed_v3(entity: V3Vm) -> Vm:
         categories=v3_categories(metadata.categories_mapping, metadata.categories),
         project_ext_id=_uuid(metadata.project_reference),
     )
+
+
+def _spec_resources(spec: _V3Spec) -> _V3Resources | None:
+    if not spec.resources:
+        return None
+    try:
+        return _SPEC_RESOURCES.decode(spec.resources)
+    except msgspec.MsgspecError:
+        raise NotTyped from None
+
+
+def as_dict(entity: V3Vm) -> dict:
+    """The entity as the lenient parser reads it (fields outside the shape were never read)."""
+    return loads(msgspec.json.encode(entity))  # spec's resources written back as they came
 
 
 def _uuid(ref: _Uuid | None) -> str | None:
@@ -342,7 +371,8 @@ def _v3_nic(nic: _V3Nic) -> Nic:
 
 
 _NO_METADATA = _V3Metadata()
-_NO_PART = _V3Part()
+_NO_STATUS = _V3Status()
+_NO_SPEC = _V3Spec()
 _NO_RESOURCES = _V3Resources()
 _NO_V3_ADDRESS = _V3DiskAddress()
 _NO_DISK_BACKING = _DiskBacking()

@@ -37,8 +37,10 @@ from shared.prism.kinds.vm_pages import (
     V3_PAGE,
     V3_RESOURCES,
     V4_PAGE,
+    NotTyped,
     V3Vm,
     V4Vm,
+    as_dict,
     from_typed_v3,
     from_typed_v4,
     ordered_disks,
@@ -143,7 +145,10 @@ def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
     Items of a list page come typed (`vm_pages.V3Vm`) when the page fit that shape.
     """
     if type(entity) is V3Vm:
-        return from_typed_v3(entity)
+        try:
+            return from_typed_v3(entity)
+        except NotTyped:
+            entity = as_dict(entity)
     entity = require_object(entity, "vm entity")
     metadata = obj(entity.get("metadata"))
     status, spec = obj(entity.get("status")), obj(entity.get("spec"))
