@@ -495,7 +495,10 @@ class PrismClient:
         """Pick the route and fetch the first page of the listing (or of the shard).
 
         When both APIs could serve the kind (auto), probes decide (`_decide`);
-        otherwise the first page itself tells whether a route is served.
+        otherwise the first page itself tells whether a route is served. When a
+        one-item probe of a whole listing already told the total, the answer is
+        that total instead of a page: every page then goes to the window at
+        once, page 0 included, rather than page 0 alone first (a round trip).
         """
         start = 0 if pages is None else (pages[0] if len(pages) else None)
         if start is None:
@@ -506,12 +509,14 @@ class PrismClient:
             with self._lock:
                 chosen = self._choices.get(key)
             if chosen is None:
-                chosen, _total, body = self._decide(spec, candidates, params, page_size,
-                                                    full_first=start == 0)
+                chosen, total, body = self._decide(spec, candidates, params, page_size,
+                                                   full_first=start == 0)
                 with self._lock:
                     self._choices[key] = chosen
                 if body is not None:
                     return chosen, self._parse_page(spec, chosen, body, 0)
+                if pages is None:
+                    return chosen, total
             candidates = [chosen]
         for route in candidates:
             try:
@@ -526,21 +531,26 @@ class PrismClient:
             return route, first
         raise NotFound(f"this Prism Central serves no API that lists {spec.name}")
 
-    def _iter_opened(self, spec: KindSpec, route: _Route, first: Page, pages: range | None,
+    def _iter_opened(self, spec: KindSpec, route: _Route, first: Page | int,
+                     pages: range | None,
                      page_size: int | None, params: dict) -> Iterator:
         for page in self._iter_pages(spec, route, first, pages, page_size, params):
             yield from page.items
 
-    def _iter_pages(self, spec: KindSpec, route: _Route, first: Page, pages: range | None,
-                    page_size: int | None, params: dict) -> Iterator[Page]:
-        """Pages in order: the first alone (it tells the total), then a window."""
+    def _iter_pages(self, spec: KindSpec, route: _Route, first: Page | int,
+                    pages: range | None, page_size: int | None,
+                    params: dict) -> Iterator[Page]:
+        """Pages in order: the first alone (it tells the total), then a window;
+        all in the window when `first` is the total (`_open`)."""
         size = self._size(route, page_size)
         what = f"{spec.name} from {route.api}"
 
         def fetch(number: int) -> Page:
             return self._page(spec, route, size, params, number)
 
-        if pages is None:
+        if isinstance(first, int):
+            source = iter_window(fetch, range(page_count(first, size)), self.concurrency)
+        elif pages is None:
             source = iter_pages(fetch, first, page_count(first.total, size), self.concurrency)
         else:
             source = _chain(first, iter_window(fetch, pages[1:], self.concurrency))
@@ -548,7 +558,7 @@ class PrismClient:
             check_page(page, size, what)
             yield page
 
-    def _iter_v3_categories(self, route: _Route, first: Page, pages: range | None,
+    def _iter_v3_categories(self, route: _Route, first: Page | int, pages: range | None,
                             page_size: int | None) -> Iterator:
         """v3 lists keys, then each key's values (spec nutanix/v3.md section 3)."""
         for page in self._iter_pages(categories.SPEC, route, first, pages, page_size, {}):
