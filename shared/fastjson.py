@@ -56,7 +56,7 @@ class TypedPage:
     def __init__(self, item: type[msgspec.Struct], items_key: str) -> None:
         self.fields = tuple(item.__struct_encode_fields__)  # Prism's names: what `$select` asks
         page = msgspec.defstruct("Page", [(items_key, list[item] | None, None),  # type: ignore[valid-type]
-                                          ("metadata", Any, None)])
+                                          ("metadata", Any, None)], gc=False)
         self._decoder = msgspec.json.Decoder(page)
         self._key = items_key
 

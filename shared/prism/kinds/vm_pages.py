@@ -8,6 +8,9 @@ the `vms` parsers read, each with the type Prism documents), skipping the rest
 unread and checking types in C; `from_typed_v4`/`from_typed_v3` then build
 the same `Vm` as the lenient parsers without checking again.
 
+The shapes are `gc=False`: a decoded tree holds no reference cycle, so the
+cyclic collector need not track (and re-scan) tens of thousands of them.
+
 A page that does not fit the shape anywhere (a string where an object
 belongs, `numSockets: 2.0`, a non-object item) is decoded whole and parsed
 leniently, so every answer gives the model the lenient parser gives
@@ -27,15 +30,15 @@ from shared.prism.kinds._values import MIB, categories, timestamp, unique, v3_ca
 from shared.prism.models import Disk, Nic, Vm
 
 
-class _Ref(msgspec.Struct, rename="camel"):
+class _Ref(msgspec.Struct, rename="camel", gc=False):
     ext_id: str | None = None
 
 
-class _Value(msgspec.Struct):
+class _Value(msgspec.Struct, gc=False):
     value: str | None = None
 
 
-class _Address(msgspec.Struct):
+class _Address(msgspec.Struct, gc=False):
     """`common.v1.config.IPAddress` ({ipv4|ipv6: {value}}) or a bare `IPv4Address` ({value})."""
 
     value: str | None = None
@@ -43,27 +46,27 @@ class _Address(msgspec.Struct):
     ipv6: _Value | None = None
 
 
-class _Ipv4Config(msgspec.Struct, rename="camel"):
+class _Ipv4Config(msgspec.Struct, rename="camel", gc=False):
     ip_address: _Address | None = None
     secondary_ip_address_list: list[_Address] | None = None
 
 
-class _Ipv4Info(msgspec.Struct, rename="camel"):
+class _Ipv4Info(msgspec.Struct, rename="camel", gc=False):
     learned_ip_addresses: list[_Address] | None = None
 
 
-class _Network(msgspec.Struct, rename="camel"):
+class _Network(msgspec.Struct, rename="camel", gc=False):
     subnet: _Ref | None = None
     ipv4_config: _Ipv4Config | None = None
     ipv4_info: _Ipv4Info | None = None
 
 
-class _Backing(msgspec.Struct, rename="camel"):
+class _Backing(msgspec.Struct, rename="camel", gc=False):
     mac_address: str | None = None
     is_connected: bool | None = None
 
 
-class _Nic(msgspec.Struct, rename="camel"):
+class _Nic(msgspec.Struct, rename="camel", gc=False):
     ext_id: str | None = None
     nic_backing_info: _Backing | None = None  # newer SDKs: wins over backingInfo
     backing_info: _Backing | None = None
@@ -71,24 +74,24 @@ class _Nic(msgspec.Struct, rename="camel"):
     network_info: _Network | None = None
 
 
-class _DiskBacking(msgspec.Struct, rename="camel"):
+class _DiskBacking(msgspec.Struct, rename="camel", gc=False):
     disk_ext_id: str | None = None
     disk_size_bytes: int | None = None
     storage_container: _Ref | None = None
 
 
-class _DiskAddress(msgspec.Struct, rename="camel"):
+class _DiskAddress(msgspec.Struct, rename="camel", gc=False):
     bus_type: str | None = None
     index: int | None = None
 
 
-class _Disk(msgspec.Struct, rename="camel"):
+class _Disk(msgspec.Struct, rename="camel", gc=False):
     ext_id: str | None = None
     backing_info: _DiskBacking | None = None
     disk_address: _DiskAddress | None = None
 
 
-class V4Vm(msgspec.Struct, rename="camel"):
+class V4Vm(msgspec.Struct, rename="camel", gc=False):
     """The fields of `vmm.v4.ahv.config.Vm` that `vms.from_v4` reads."""
 
     ext_id: str | None = None
@@ -108,25 +111,25 @@ class V4Vm(msgspec.Struct, rename="camel"):
     nics: list[_Nic] | None = None
 
 
-class _Uuid(msgspec.Struct):
+class _Uuid(msgspec.Struct, gc=False):
     uuid: str | None = None
 
 
-class _V3DiskAddress(msgspec.Struct):
+class _V3DiskAddress(msgspec.Struct, gc=False):
     adapter_type: str | None = None
     device_index: int | None = None
 
 
-class _V3DeviceProperties(msgspec.Struct):
+class _V3DeviceProperties(msgspec.Struct, gc=False):
     device_type: str | None = None
     disk_address: _V3DiskAddress | None = None
 
 
-class _V3StorageConfig(msgspec.Struct):
+class _V3StorageConfig(msgspec.Struct, gc=False):
     storage_container_reference: _Uuid | None = None
 
 
-class _V3Disk(msgspec.Struct):
+class _V3Disk(msgspec.Struct, gc=False):
     uuid: str | None = None
     disk_size_bytes: int | None = None
     disk_size_mib: int | None = None
@@ -134,11 +137,11 @@ class _V3Disk(msgspec.Struct):
     storage_config: _V3StorageConfig | None = None
 
 
-class _V3Endpoint(msgspec.Struct):
+class _V3Endpoint(msgspec.Struct, gc=False):
     ip: str | None = None
 
 
-class _V3Nic(msgspec.Struct):
+class _V3Nic(msgspec.Struct, gc=False):
     uuid: str | None = None
     mac_address: str | None = None
     subnet_reference: _Uuid | None = None
@@ -146,7 +149,7 @@ class _V3Nic(msgspec.Struct):
     is_connected: bool | None = None
 
 
-class _V3Resources(msgspec.Struct):
+class _V3Resources(msgspec.Struct, gc=False):
     power_state: str | None = None
     host_reference: _Uuid | None = None
     num_sockets: int | None = None
@@ -161,14 +164,14 @@ class _V3Resources(msgspec.Struct):
 V3_RESOURCES = _V3Resources.__struct_fields__  # all None: status not known yet, spec stands in
 
 
-class _V3Status(msgspec.Struct):
+class _V3Status(msgspec.Struct, gc=False):
     name: str | None = None
     description: str | None = None
     cluster_reference: _Uuid | None = None
     resources: _V3Resources | None = None
 
 
-class _V3Spec(msgspec.Struct, omit_defaults=True):
+class _V3Spec(msgspec.Struct, omit_defaults=True, gc=False):
     """Spec's resources are kept as JSON text: read only when status has none (rare),
     they would double the decoding of every page."""
 
@@ -178,7 +181,7 @@ class _V3Spec(msgspec.Struct, omit_defaults=True):
     resources: msgspec.Raw = msgspec.Raw()
 
 
-class _V3Metadata(msgspec.Struct):
+class _V3Metadata(msgspec.Struct, gc=False):
     uuid: str | None = None
     creation_time: str | None = None
     categories: dict[str, Any] | None = None
@@ -186,7 +189,7 @@ class _V3Metadata(msgspec.Struct):
     project_reference: _Uuid | None = None
 
 
-class V3Vm(msgspec.Struct):
+class V3Vm(msgspec.Struct, gc=False):
     """The fields of a v3 VM intent that `vms.from_v3` reads."""
 
     metadata: _V3Metadata | None = None
