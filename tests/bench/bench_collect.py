@@ -11,7 +11,9 @@ bench-client bound over them: (1 + ceil((requests - 1) / 8)) x latency.
 collect_peak_rss_mb is the collect function's worker process (VmHWM). The CPU
 seconds each process spent while collecting are printed too (where the time goes).
 Cold start: process start to first successful reply, for collect and for a
-bare functions-framework function, in the same run.
+bare functions-framework function, in the same run. Last, the floor gRPC
+alone sets (`grpc_floor`): the same number of ResourceInfo messages streamed
+by a bare grpcio server process, nothing else in the time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import requests
 from spaceone.api.inventory.plugin import collector_pb2, collector_pb2_grpc, job_pb2, job_pb2_grpc
 
 from shared import events
+from tests.bench import grpc_floor
 from tests.processes import start_function, start_plugin
 from tests.simulator import Inventory, Simulator
 
@@ -98,7 +101,9 @@ def cold_start_ms(name: str, env: dict, log_dir: Path, source: Path | None = Non
     return elapsed
 
 
-def collect_all(address: str, secret: dict) -> int:
+def collect_all(address: str, secret: dict) -> tuple[int, bytes]:
+    """Resources received, and one VM's ResourceInfo as it came (for `grpc_floor`)."""
+    sample: list[bytes] = []
     with grpc.insecure_channel(address) as channel:
         tasks = job_pb2_grpc.JobStub(channel).get_tasks(job_pb2.GetTaskRequest()).tasks
         stub = collector_pb2_grpc.CollectorStub(channel)
@@ -110,11 +115,14 @@ def collect_all(address: str, secret: dict) -> int:
             for item in stub.collect(request):
                 if item.state != collector_pb2.ResourceInfo.State.SUCCESS:
                     raise RuntimeError(f"collect failed: {item.message}")
+                kind = item.resource.fields.get("cloud_service_type")
+                if not sample and kind is not None and kind.string_value == "VirtualMachine":
+                    sample.append(item.SerializeToString())
                 count += 1
             return count
 
         with ThreadPoolExecutor(len(tasks)) as pool:
-            return sum(pool.map(one, tasks))
+            return sum(pool.map(one, tasks)), sample[0]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
                           "plugin": tree_cpu_s(plugin.process.pid),
                           "bench": time.process_time()}
             began = time.perf_counter()
-            resources = collect_all(plugin.url, secret)
+            resources, sample = collect_all(plugin.url, secret)
             wall = time.perf_counter() - began
             cpu = {"collect": tree_cpu_s(collect.process.pid) - cpu_before["collect"],
                    "plugin": tree_cpu_s(plugin.process.pid) - cpu_before["plugin"],
@@ -167,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
             plugin.stop()
             collect.stop()
     bound = (1 + math.ceil((requests_made - 1) / CONCURRENCY)) * latency
+    floor = grpc_floor.stream_floor_s(resources, sample)
     result = {"resources": resources, "wall_s": round(wall, 3), "bound_s": round(bound, 3),
               "ratio": round(wall / bound, 3), "collect_peak_rss_mb": round(rss, 1),
               "cold_start_ms": round(collect_ms, 1), "bare_cold_start_ms": round(bare_ms, 1)}
@@ -177,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
                                                 in cpu.items())
           + " (bench = the simulator and the gRPC client; 2 cores give "
           f"{2 * wall:.2f} CPU s in this wall time)")
+    print(f"gRPC alone: {resources} copies of one VM's ResourceInfo ({len(sample)} bytes) "
+          f"streamed by a bare grpcio server process take {floor:.2f} s "
+          f"({floor / bound:.1f} x the bound): the floor under any Python plugin endpoint")
     print(json.dumps(result))
     return result
 
