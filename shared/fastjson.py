@@ -29,6 +29,14 @@ def loads(body: bytes | str) -> Any:
         return json.loads(body)
 
 
+def encode(data: Any) -> bytes:
+    """`dumps` as UTF-8 bytes: what goes on the wire or into the state store."""
+    try:
+        return _encode(data)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def dumps(data: Any) -> str:
     """Compact JSON text of `data`: what `json.dumps(data, separators=(",", ":"))` means.
 

@@ -121,3 +121,12 @@ def test_a_page_of_another_shape_is_read_whole(page):
 def test_a_typed_page_refuses_what_is_not_json():
     with pytest.raises(ValueError):
         PAGE.loads(b'{"data": [')
+
+
+def test_encode_is_compact_utf8_of_the_same_value():
+    value = {"name": "é 名前", "n": [1, 2.5, None, True], "big": 2**70}
+    raw = fastjson.encode(value)
+    assert isinstance(raw, bytes) and json.loads(raw) == value
+    assert raw == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    with pytest.raises(TypeError):
+        fastjson.encode({"thing": object()})

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -25,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from shared import fastjson
 from shared.errors import BadResponse, InvalidInput
 
 __all__ = ["StateStore", "LazyStore", "check_key", "open_store", "from_settings", "lazy",
@@ -104,7 +104,7 @@ class StateStore(ABC):
         if raw is None:
             return None
         try:
-            return json.loads(raw)
+            return fastjson.loads(raw)
         except ValueError as exc:
             raise BadResponse(f"state object {key} is not JSON") from exc
 
@@ -132,14 +132,18 @@ class StateStore(ABC):
             with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as gz:
                 for line in gz:
                     if line.strip():
-                        yield json.loads(line)
+                        yield fastjson.loads(line)
         except (OSError, EOFError, ValueError) as exc:
             raise BadResponse(f"state object {key} is not gzipped JSON lines") from exc
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON: the one encoding of stored objects and reply bodies."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON: the one encoding of stored objects and reply bodies.
+
+    Through msgspec: a shard's reply is megabytes, and `json` spent a quarter
+    of the collect function's CPU writing it.
+    """
+    return fastjson.encode(value)
 
 
 class LazyStore(StateStore):
