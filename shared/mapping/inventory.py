@@ -118,9 +118,10 @@ def _gib(size: int | None) -> float | None:
 def _iso(when: datetime | None) -> str | None:
     if when is None:
         return None
-    if when.tzinfo is None:  # models promise aware UTC; never read the local zone
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if when.tzinfo is not UTC:  # models promise aware UTC; never read the local zone
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    text = when.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _ref(ext_id: str | None, names: Mapping[str, str]) -> dict:
@@ -204,6 +205,7 @@ def _service(
 
 def _vm(vm: Vm, ctx: MappingContext) -> dict:
     vcpus = vm.num_vcpus if vm.num_sockets else None
+    created_at = _iso(vm.created_at)
     memory_gib = _gib(vm.memory_bytes)
     disks = [
         {
@@ -241,7 +243,7 @@ def _vm(vm: Vm, ctx: MappingContext) -> dict:
         "memory_bytes": vm.memory_bytes,
         "memory_gib": memory_gib,
         "machine_type": vm.machine_type,
-        "created_at": _iso(vm.created_at),
+        "created_at": created_at,
         "num_disks": len(disks),
         "disk_bytes": vm.disk_bytes,
         "disk_gib": _gib(vm.disk_bytes),
@@ -264,7 +266,7 @@ def _vm(vm: Vm, ctx: MappingContext) -> dict:
         tags=_tags(vm.categories),
         instance_type=instance_type,
         instance_size=vcpus,
-        launched_at=_iso(vm.created_at),
+        launched_at=created_at,
     )
 
 
