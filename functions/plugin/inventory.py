@@ -46,6 +46,7 @@ TASK_GROUPS = (("vms",), ("clusters", "hosts", "subnets", "images", "volume_grou
 
 
 _STATE = collector_pb2.ResourceInfo.State
+_STATE_NUMBERS = dict(_STATE.items())  # a dict lookup, not the enum wrapper's, per resource
 COLLECTOR_SERVICE = collector_pb2.DESCRIPTOR.services_by_name["Collector"].full_name
 
 
@@ -176,7 +177,9 @@ def encode_resource_info(item: dict) -> bytes:
     Anything the fast path does not know (a value that is not JSON, a key that
     is not a string) takes protobuf's own path, which accepts or refuses it.
     """
-    state = _STATE.Value(item.get("state", "SUCCESS"))
+    state = _STATE_NUMBERS.get(item.get("state", "SUCCESS"))
+    if state is None:
+        state = _STATE.Value(item["state"])  # refuses it as protobuf does
     try:
         parts = [b"\x08" + _varint(state) if state else b""]
         message = item.get("message", "")
