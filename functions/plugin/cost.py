@@ -31,6 +31,7 @@ from spaceone.api.cost_analysis.plugin import (
     job_pb2_grpc,
 )
 
+from functions.plugin import wire
 from functions.plugin.calls import Functions
 from functions.plugin.structs import credentialed, to_dict, to_struct
 from shared import events
@@ -71,24 +72,7 @@ def metadata(opts: dict) -> dict:
 # -- CostInfo wire format (protobuf encoding, field numbers of cost.proto) ---------------
 
 
-def _encode_varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_VARINTS = [_encode_varint(n) for n in range(1 << 14)]
-
-
-def _varint(n: int) -> bytes:
-    return _VARINTS[n] if n < 16384 else _encode_varint(n)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+_VARINTS, _varint, _field = wire.VARINTS, wire.varint, wire.field
 
 
 def _text(number: int, text: str) -> bytes:
@@ -152,11 +136,6 @@ def encode_messages(reply: dict, batch: int = BATCH) -> Iterator[bytes]:
                     count = 0
     if parts:
         yield b"".join(parts)
-
-
-def _serialize(message) -> bytes:
-    """get_data yields CostsInfo already encoded; anything else is a message."""
-    return message if isinstance(message, bytes) else message.SerializeToString()
 
 
 # -- servicers ---------------------------------------------------------------------------
@@ -256,10 +235,8 @@ def register(server, functions: Functions) -> list[str]:
         "get_data": grpc.unary_stream_rpc_method_handler(
             cost.get_data,
             request_deserializer=cost_pb2.GetDataRequest.FromString,
-            response_serializer=_serialize),
+            response_serializer=wire.serialize),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(COST_SERVICE,
-                                                                          handlers),))
-    server.add_registered_method_handlers(COST_SERVICE, handlers)
+    wire.add_handlers(server, COST_SERVICE, handlers)
     return [data_source_pb2.DESCRIPTOR.services_by_name["DataSource"].full_name,
             job_pb2.DESCRIPTOR.services_by_name["Job"].full_name, COST_SERVICE]

@@ -26,6 +26,7 @@ from spaceone.api.inventory.plugin import (
     job_pb2_grpc,
 )
 
+from functions.plugin import wire
 from functions.plugin.calls import Functions
 from functions.plugin.structs import credentialed, to_dict, to_struct
 from shared import events, options
@@ -63,21 +64,8 @@ def to_resource_info(item: dict) -> collector_pb2.ResourceInfo:
 # -- ResourceInfo wire format (protobuf encoding; struct.proto and collector.proto) -------
 
 
-def _encode_varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_VARINTS = [_encode_varint(n) for n in range(1 << 14)]
+_VARINTS, _encode_varint, _varint = wire.VARINTS, wire.encode_varint, wire.varint
 _DOUBLE = struct.Struct("<d").pack
-
-
-def _varint(n: int) -> bytes:
-    return _VARINTS[n] if n < 16384 else _encode_varint(n)
 
 
 def _value(value: Any) -> bytes:
@@ -199,11 +187,6 @@ def encode_resource_info(item: dict) -> bytes:
     return b"".join(parts)
 
 
-def _serialize(message) -> bytes:
-    """collect yields ResourceInfo already encoded; anything else is a message."""
-    return message if isinstance(message, bytes) else message.SerializeToString()
-
-
 class Collector(collector_pb2_grpc.CollectorServicer):
     """Registered by hand (see `register`): collect yields encoded bytes."""
 
@@ -268,10 +251,8 @@ def register(server, functions: Functions) -> list[str]:
             response_serializer=empty_pb2.Empty.SerializeToString),
         "collect": grpc.unary_stream_rpc_method_handler(
             collector.collect, request_deserializer=collector_pb2.CollectRequest.FromString,
-            response_serializer=_serialize),
+            response_serializer=wire.serialize),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(COLLECTOR_SERVICE,
-                                                                          handlers),))
-    server.add_registered_method_handlers(COLLECTOR_SERVICE, handlers)
+    wire.add_handlers(server, COLLECTOR_SERVICE, handlers)
     job_pb2_grpc.add_JobServicer_to_server(Job(functions), server)
     return [COLLECTOR_SERVICE, job_pb2.DESCRIPTOR.services_by_name["Job"].full_name]
