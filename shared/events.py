@@ -27,6 +27,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from shared import fastjson
 from shared.errors import BadResponse, InvalidInput, PluginError
 from shared.state import StateStore, dumps, read_dataref, store_for_dataref
 from shared.validation import problems
@@ -282,8 +283,8 @@ def reply_data(event: CloudEvent, store: StateStore | None = None) -> dict | Non
     if raw is None:
         return None
     if isinstance(raw, (bytes, bytearray)):
-        try:
-            raw = json.loads(raw)
+        try:  # a claim-checked reply is megabytes (a month of metrics of 100 VMs: ~9 MB)
+            raw = fastjson.loads(raw)
         except ValueError as exc:
             raise BadResponse("reply data is not JSON") from exc
     if not isinstance(raw, dict):

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import base64
 import math
+import operator
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import repeat
 
 from shared.errors import BadResponse, InvalidInput
 from shared.metrics.catalogue import Metric
@@ -43,6 +45,7 @@ ROUND_S = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86
 LABEL_FORMAT = "%Y-%m-%dT%H:%M:%S.000Z"  # as CloudForet's own examples (metric.proto)
 _AGGREGATE = {"AVG": lambda v: sum(v) / len(v), "MAX": max, "MIN": min, "SUM": sum}
 _NAN = float("nan")
+_time, _value = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def parse_time(value: object, name: str) -> datetime:
@@ -97,6 +100,9 @@ class Window:
         return {moment: index for index, moment in enumerate(self.times)}
 
     def labels(self) -> list[str]:
+        """LABEL_FORMAT of each time; by isoformat (2.5x faster) where years have 4 digits."""
+        if self.times and self.times[0].year >= 1000:  # strftime("%Y") does not pad
+            return [moment.isoformat()[:19] + ".000Z" for moment in self.times]
         return [moment.strftime(LABEL_FORMAT) for moment in self.times]
 
 
@@ -115,9 +121,16 @@ def align(points: Iterable[tuple[datetime, float]], win: Window, metric: Metric,
     """Prism's points laid on the window's buckets, in our unit; null where none.
 
     Runs once per point of every series (a 30-day, 5-minute chart of 100 VMs
-    is 864,000 points), hence the plain loop with local names.
+    is 864,000 points). Prism answers a bucket per point, in order: such a
+    run of consecutive buckets is converted and copied at once (`_run_start`);
+    anything else takes the plain loop with local names.
     """
+    points = points if isinstance(points, Sequence) else list(points)
     values: list[float | None] = [None] * win.count
+    start = _run_start(points, win)
+    if start is not None:
+        values[start:start + len(points)] = _convert(map(_value, points), metric)
+        return values
     extra: dict[int, list[float]] = {}
     first, step, count, slot = win.first_s, win.step_s, win.count, win.slots.get
     multiply, divide, digits = metric.multiply, metric.divide, metric.digits
@@ -140,6 +153,28 @@ def align(points: Iterable[tuple[datetime, float]], win: Window, metric: Metric,
     return values
 
 
+def _run_start(points: Sequence[tuple[datetime, float]], win: Window) -> int | None:
+    """The first point's bucket when the points are the buckets from there on, in order.
+
+    One list comparison (equal datetimes, mostly the same objects) instead of
+    a lookup per point.
+    """
+    start = win.slots.get(points[0][0]) if points else None
+    if start is None or list(map(_time, points)) != win.times[start:start + len(points)]:
+        return None
+    return start
+
+
+def _convert(raws: Iterable[float], metric: Metric) -> list[float]:
+    """Prism's values in our unit: `raw * multiply / divide`, rounded to `digits`."""
+    if metric.multiply != 1:  # x 1 changes no int or float
+        raws = map(operator.mul, raws, repeat(metric.multiply))
+    values = map(operator.truediv, raws, repeat(metric.divide))
+    if metric.digits is not None:
+        values = map(round, values, repeat(metric.digits))
+    return list(values)
+
+
 def pack(values: Sequence[float | None]) -> str:
     """Values as base64 of little-endian float64, NaN for null: the metric.data.v1 reply form.
 
@@ -147,7 +182,10 @@ def pack(values: Sequence[float | None]) -> str:
     cost ~0.3 s to write here and as much to read in the plugin; packed, a
     few hundredths. JSON cannot carry NaN, so NaN is free to mean null.
     """
-    packed = array("d", [_NAN if v is None else v for v in values])
+    try:
+        packed = array("d", values)  # no null: no Python step per value
+    except TypeError:  # a null
+        packed = array("d", [_NAN if v is None else v for v in values])
     if sys.byteorder != "little":
         packed.byteswap()
     return base64.b64encode(packed.tobytes()).decode("ascii")
