@@ -438,6 +438,19 @@ def test_auto_logs_its_choice_once_per_kind(prism_sim_http, caplog):
     assert dict(choices)["vms"] == "v4"  # 45 VMs fit one v4 page: nothing is faster
 
 
+def test_auto_probes_both_apis_of_a_big_kind_at_once(prism_sim_http, prism_inventory):
+    """VMs: the v4 probe (a whole page, 45 VMs fit) and the v3 one are in flight together."""
+    with client_for(prism_sim_http) as client:
+        client.plan("clusters")  # sign in first: the first request goes alone (login)
+        prism_sim_http.set_latency(0.2)
+        prism_sim_http.reset_counters()
+        assert len(list(client.iter_vms())) == len(prism_inventory.vms)
+    counters = prism_sim_http.counters
+    assert counters["by_route"] == {"GET vmm/vms": 1, "POST v3/vms/list": 1,
+                                    "GET prism/categories": 1}  # v4 refs: the map
+    assert counters["max_in_flight"] == 2
+
+
 @pytest.mark.parametrize("api", ["v4", "v3"])
 @pytest.mark.parametrize("page_size", [45, 15, 20, 7, 1000])
 def test_page_edges_lose_and_repeat_nothing(prism_sim, prism_inventory, api, page_size):
