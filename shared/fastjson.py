@@ -13,7 +13,7 @@ path.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -50,6 +50,12 @@ def dumps(data: Any) -> str:
         return _encode(data).decode()
     except (TypeError, ValueError, OverflowError):
         return json.dumps(data, separators=(",", ":"))
+
+
+class Reader(Protocol):
+    """Reads an answer's body for the fields its parser uses (`TypedPage`, `stats.TypedStats`)."""
+
+    def loads(self, body: bytes) -> Any: ...
 
 
 class TypedPage:

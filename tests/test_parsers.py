@@ -1017,3 +1017,47 @@ def test_spec_resources_of_another_shape_are_read_leniently():
     assert not isinstance(typed, dict)
     vm = vms.from_v3(typed)
     assert vm == vms.from_v3(entity) and vm.num_sockets == 2 and vm.disks
+
+
+# ---------------------------------------------------------------- typed stats read the same
+
+STATS_SAMPLE = load("v4-vm-stats.json")
+STATS_METRICS = sorted({m for row in STATS_SAMPLE["data"]["stats"] for m in row
+                        if not m.startswith("$") and m not in ("timestamp", "cluster",
+                                                               "hypervisorType")})
+
+
+def selected(found: list, metrics) -> list:
+    return [s for s in found if s.metric in metrics]
+
+
+@pytest.mark.parametrize("metrics", [STATS_METRICS[:1], STATS_METRICS[1:4], STATS_METRICS])
+def test_recorded_stats_read_the_same_through_typed_stats(metrics):
+    reader = stats.typed_stats(tuple(metrics))
+    typed = reader.loads(json.dumps(STATS_SAMPLE).encode())
+    assert not isinstance(typed["data"]["stats"][0], dict)  # the fast path
+    found = stats.vm_stats_from_v4(typed)
+    assert found and found == selected(stats.vm_stats_from_v4(STATS_SAMPLE), metrics)
+
+
+def test_names_that_cannot_be_fields_get_no_typed_reader():
+    assert stats.typed_stats(()) is None
+    assert stats.typed_stats(("timestamp",)) is None
+    assert stats.typed_stats(("a-b",)) is None
+    assert stats.typed_stats(("x", "x")) is None
+
+
+@FUZZ
+@given(payload=mutated([STATS_SAMPLE]), count=st.integers(1, 3))
+def test_mutated_stats_read_the_same_through_typed_stats(payload, count):
+    metrics = tuple(STATS_METRICS[:count])
+    try:
+        expected = selected(stats.vm_stats_from_v4(payload), metrics)
+    except BadResponse as err:
+        expected = str(err)
+    body = json.dumps(payload).encode()
+    try:
+        found = selected(stats.vm_stats_from_v4(stats.typed_stats(metrics).loads(body)), metrics)
+    except BadResponse as err:
+        found = str(err)
+    assert repr(found) == repr(expected)

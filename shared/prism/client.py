@@ -273,8 +273,10 @@ class PrismClient:
         """
         path = f"/api/vmm/{STATS_VERSION}/ahv/stats/vms/{_segment(ext_id)}"
         params = _stat_params(start, end, interval_s, stat, select)
-        body = self._call("GET", path, params=params,
-                          route=f"GET /api/vmm/{STATS_VERSION}/ahv/stats/vms/{{extId}}")
+        body, _ = self._transport.call_timed(
+            "GET", path, params=params,
+            route=f"GET /api/vmm/{STATS_VERSION}/ahv/stats/vms/{{extId}}",
+            typed_page=stats.typed_stats(tuple(select)) if select else None)
         return stats.vm_stats_from_v4(body)
 
     def cluster_stats(self, ext_id: str, start: datetime, end: datetime, *, interval_s: int,

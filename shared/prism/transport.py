@@ -51,7 +51,7 @@ from shared.errors import (
     RateLimited,
     Unavailable,
 )
-from shared.fastjson import TypedPage, loads
+from shared.fastjson import Reader, loads
 from shared.prism.connection import Connection
 from shared.prism.kinds.envelope import error_message
 from shared.prism.pacing import Limiter, limiter_for
@@ -157,8 +157,8 @@ def gc_paused() -> Iterator[None]:
 
 
 def decode(resp: requests.Response, what: str | None = None,
-           typed_page: TypedPage | None = None) -> Any:
-    """The JSON body of a 2xx answer (typed items, given a TypedPage);
+           typed_page: Reader | None = None) -> Any:
+    """The JSON body of a 2xx answer (typed, given a Reader);
     BadResponse (without the body) when it is not JSON."""
     read = typed_page.loads if typed_page is not None else loads
     try:
@@ -247,7 +247,7 @@ class Transport:
 
     def call_timed(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                    body: Any = None, route: str | None = None,
-                   typed_page: TypedPage | None = None) -> tuple[Any, float]:
+                   typed_page: Reader | None = None) -> tuple[Any, float]:
         """`call`, plus the seconds the successful answer took (without pacing waits).
 
         `route` names the rate-limit budget (default: method and path);
@@ -285,7 +285,7 @@ class Transport:
             self._counts[name] += by
 
     def _send_once(self, method: str, url: str, data: bytes | None, route: str,
-                   what: str, typed_page: TypedPage | None = None) -> tuple[Any, float]:
+                   what: str, typed_page: Reader | None = None) -> tuple[Any, float]:
         with self._slots:  # a slot first: a paced send goes out the moment it is booked
             waited = self.limiter.acquire(route)
             if waited:

@@ -24,13 +24,17 @@ the plain code this replaced and compares the two.
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
 from typing import Any
 
+import msgspec
+
 from shared.errors import BadResponse
+from shared.fastjson import loads
 from shared.prism.kinds._values import number, objs, timestamp
 from shared.prism.models import StatSeries
 
@@ -130,11 +134,60 @@ def _series(metric: str, points: list[Point], ordered: bool) -> StatSeries:
     return StatSeries(metric=metric, points=tuple(points if ordered else sorted(points, key=_time)))
 
 
+class _TypedRows(list):
+    """VM stats tuples read by `TypedStats`: structs holding `metrics` and `timestamp`."""
+
+    metrics: tuple[str, ...] = ()
+
+
+class TypedStats:
+    """A VM stats answer read for the metrics asked (`$select`) and nothing else.
+
+    msgspec reads each tuple straight into a small struct of the timestamp and
+    those metrics, skipping `$reserved`/`$objectType`: a month of 5-minute
+    tuples is 8,641 of them per VM, and as dicts their decoding was a quarter
+    of the collect function's work for Metric.get_data. Values stay as sent
+    (`Any`), so `vm_stats_from_v4` checks them as it checks any other; an
+    answer of another shape (a tuple that is not an object) is read whole.
+    A metric Prism sends beyond those asked is not read.
+    """
+
+    def __init__(self, metrics: tuple[str, ...]) -> None:
+        self.metrics = metrics
+        row = msgspec.defstruct("Row", [("timestamp", Any, None),
+                                         *((m, Any, None) for m in metrics)], gc=False)
+        data = msgspec.defstruct("Data", [("stats", list[row] | None, None)], gc=False)
+        self._decoder = msgspec.json.Decoder(
+            msgspec.defstruct("Body", [("data", data | None, None)], gc=False))
+
+    def loads(self, body: bytes) -> Any:
+        try:
+            data = self._decoder.decode(body).data
+        except msgspec.MsgspecError:
+            data = None
+        if data is None or data.stats is None:
+            return loads(body)  # the lenient reading says what is wrong, if anything
+        rows = _TypedRows(data.stats)
+        rows.metrics = self.metrics
+        return {"data": {"stats": rows}}
+
+
+@functools.lru_cache(maxsize=64)
+def typed_stats(metrics: tuple[str, ...]) -> TypedStats | None:
+    """The reader for these metrics; None where a name cannot be a struct field."""
+    if not metrics or not all(m.isidentifier() and _is_metric(m) for m in metrics) \
+            or len(set(metrics)) != len(metrics):
+        return None
+    return TypedStats(metrics)
+
+
 def vm_stats_from_v4(payload: Any) -> list[StatSeries]:
     """One series per metric from the vmm per-timestamp tuples."""
     rows = _data(payload).get("stats")
     if not isinstance(rows, list) or not rows:
         return []
+    if isinstance(rows, _TypedRows):
+        return _typed_series(rows)
     try:
         return _vm_series(rows)
     except TypeError:  # a tuple that is not an object: dict.get and union refuse it
@@ -146,6 +199,17 @@ def _vm_series(rows: list[dict]) -> list[StatSeries]:
     line = _timeline(list(map(dict.get, rows, repeat("timestamp"))))
     found = ((m, _points(line, list(map(dict.get, rows, repeat(m))))) for m in metrics)
     return [_series(metric, points, line.ordered) for metric, points in found if points]
+
+
+def _typed_series(rows: _TypedRows) -> list[StatSeries]:
+    """`_vm_series` for rows read by `TypedStats` (an absent metric reads as None)."""
+    line = _timeline(list(map(_timestamp_of, rows)))
+    found = ((m, _points(line, list(map(operator.attrgetter(m), rows))))
+             for m in sorted(rows.metrics))
+    return [_series(metric, points, line.ordered) for metric, points in found if points]
+
+
+_timestamp_of = operator.attrgetter("timestamp")
 
 
 def entity_stats_from_v4(payload: Any) -> list[StatSeries]:
