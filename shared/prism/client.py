@@ -359,16 +359,12 @@ class PrismClient:
             """The probe of the first route that serves (v4 versions in order)."""
             for route in routes:
                 size = self._size(route, page_size) if full_first and route.api == "v4" else 1
-                try:
-                    body, elapsed = self._fetch(spec, route, 0, size, params, timed=True)
-                except NotFound:
-                    if self._served.get(route.path):
-                        raise  # it answered before: this 404 is not an unserved version
-                    self._served[route.path] = False
-                    continue
-                self._served[route.path] = True
-                return _Probe(route, self._total(route, body, spec), elapsed), \
-                    body if size > 1 else None
+                answer = self._if_served(route, lambda route=route, size=size: self._fetch(
+                    spec, route, 0, size, params, timed=True))
+                if answer is not None:
+                    body, elapsed = answer
+                    return _Probe(route, self._total(route, body, spec), elapsed), \
+                        body if size > 1 else None
             return None
 
         def fits_one_v4_page(probe: _Probe) -> bool:
@@ -542,17 +538,24 @@ class PrismClient:
                     return chosen, total
             candidates = [chosen]
         for route in candidates:
-            try:
-                first = self._page(spec, route, self._size(route, page_size), params, start)
-            except NotFound:
-                if self._served.get(route.path):
-                    raise  # it answered before: this 404 is not an unserved version
-                self._served[route.path] = False
-                continue
-            self._served[route.path] = True
-            self._log_choice(spec, route, first.total)
-            return route, first
+            first = self._if_served(route, lambda route=route: self._page(
+                spec, route, self._size(route, page_size), params, start))
+            if first is not None:
+                self._log_choice(spec, route, first.total)
+                return route, first
         raise NotFound(f"this Prism Central serves no API that lists {spec.name}")
+
+    def _if_served(self, route: _Route, fetch: Callable[[], Any]) -> Any | None:
+        """`fetch()`, or None when the route's 404 says this version is not served."""
+        try:
+            found = fetch()
+        except NotFound:
+            if self._served.get(route.path):
+                raise  # it answered before: this 404 is not an unserved version
+            self._served[route.path] = False
+            return None
+        self._served[route.path] = True
+        return found
 
     def _iter_opened(self, spec: KindSpec, route: _Route, first: Page | int,
                      pages: range | None,
