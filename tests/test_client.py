@@ -526,6 +526,19 @@ def test_v4_vm_pages_ask_for_the_fields_the_parser_reads(prism_sim, prism_invent
     assert any(vm.nics and vm.disks and vm.categories for vm in listed)
 
 
+def test_a_prism_central_that_refuses_select_gets_whole_items(prism_sim, prism_inventory,
+                                                               caplog):
+    prism_sim.inject(r"ahv/config/vms\?.*\$select=", "status", status=400)  # every time
+    with client_for(prism_sim, api="v4", page_size=20) as client:
+        listed = list(client.iter_vms())
+    with client_for(prism_sim, api="v4") as client:
+        prism_sim.clear_faults()
+        assert listed == list(client.iter_vms())
+    assert len(listed) == len(prism_inventory.vms)
+    assert prism_sim.counters["status"].get(400) == 1  # asked once, then no more
+    assert "refused $select" in caplog.text
+
+
 @pytest.mark.parametrize("fault", ["truncated", "invalid_json"])
 def test_unparsable_answers_are_bad_response_and_not_retried(prism_sim, fault):
     prism_sim.inject(r"ahv/config/vms", fault, times=1)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from shared.errors import BadResponse, InvalidInput, NotFound
+from shared.errors import BadResponse, InvalidInput, NotFound, PrismError
 from shared.prism import detect
 from shared.prism.connection import APIS, MAX_CONCURRENCY, Connection
 from shared.prism.detect import ApiInfo
@@ -152,6 +152,7 @@ class PrismClient:
         self._lock = threading.RLock()
         self._choices: dict[tuple, _Route] = {}  # (kind, params, page size) -> auto's pick
         self._served: dict[str, bool] = {}  # route path -> answered (False: 404)
+        self._select_refused: set[str] = set()  # v4 routes that answered 400 to `$select`
         self._info: ApiInfo | None = None
         self._context: ParseContext | None = None
         self._context_lock = threading.Lock()
@@ -450,14 +451,25 @@ class PrismClient:
             method, target, key, typed_page = "GET", route.path, route.key, spec.v4_fields
             query, body = {"$page": number, "$limit": size,
                            **(params if route.filters else {})}, None
-            if typed_page is not None:
+            if typed_page is not None and route.path not in self._select_refused:
                 query["$select"] = ",".join(typed_page.fields)
         else:
             method, target, typed_page = "POST", path or route.path, spec.v3_fields
             key = route.key if path is None else f"POST {detect.V3_ROOT}/categories/{{key}}/list"
             query, body = None, {"kind": spec.v3_kind, "offset": number * size, "length": size}
-        answer = self._transport.call_timed(method, target, params=query, body=body, route=key,
-                                            typed_page=typed_page)
+        try:
+            answer = self._transport.call_timed(method, target, params=query, body=body,
+                                                route=key, typed_page=typed_page)
+        except PrismError as err:
+            if err.status != 400 or not query or "$select" not in query:
+                raise
+            # A Prism Central that does not take these field names: whole items, from now on.
+            log.warning("%s refused $select: listing whole items", spec.name,
+                        extra={"kind": spec.name, "status": err.status})
+            self._select_refused.add(route.path)
+            query = {k: v for k, v in query.items() if k != "$select"}
+            answer = self._transport.call_timed(method, target, params=query, body=body,
+                                                route=key, typed_page=typed_page)
         return answer if timed else answer[0]
 
     def _page(self, spec: KindSpec, route: _Route, size: int, params: dict,
