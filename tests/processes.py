@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,24 @@ def start_plugin(family: str, env: dict | None = None, *, log_dir: Path | None =
     finally:
         channel.close()
     return proc
+
+
+def collect_behind_plugin(family: str, tmp_path_factory) -> Iterator[tuple]:
+    """collect + the `family` endpoint wired as Knative wires them, a local-folder state store.
+
+    For a module fixture: yields (channel to the endpoint, collect, plugin), stops both after.
+    """
+    import grpc
+
+    logs = tmp_path_factory.mktemp("logs")
+    env = {"NTNX_STATE_URL": f"file://{tmp_path_factory.mktemp('state')}"}
+    collect = start_function("collect", env, log_dir=logs)
+    plugin = start_plugin(family, {**env, "NTNX_COLLECT_URL": collect.url}, log_dir=logs)
+    channel = grpc.insecure_channel(plugin.url)
+    yield channel, collect, plugin
+    channel.close()
+    plugin.stop()
+    collect.stop()
 
 
 def start_simulator(args: list[str], *, log_dir: Path | None = None,

@@ -14,7 +14,7 @@ from spaceone.api.identity.plugin import account_collector_pb2, account_collecto
 
 from shared import accounts
 from shared.prism.models import Cluster, Project
-from tests.processes import start_function, start_plugin
+from tests.processes import collect_behind_plugin
 from tests.simulator import Inventory, Simulator
 
 USERNAME, PASSWORD = "accounts-admin", "Accounts/Secret-17"
@@ -33,15 +33,7 @@ def sim(inventory):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    env = {"NTNX_STATE_URL": f"file://{tmp_path_factory.mktemp('state')}"}
-    collect = start_function("collect", env, log_dir=logs)
-    plugin = start_plugin("account", {**env, "NTNX_COLLECT_URL": collect.url}, log_dir=logs)
-    channel = grpc.insecure_channel(plugin.url)
-    yield channel, collect, plugin
-    channel.close()
-    plugin.stop()
-    collect.stop()
+    yield from collect_behind_plugin("account", tmp_path_factory)
 
 
 def secret_for(sim, **override) -> dict:

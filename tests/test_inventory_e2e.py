@@ -25,7 +25,7 @@ from spaceone.api.inventory.plugin import (
 )
 
 from tests.conftest import PRISM_PASSWORD, PRISM_USERNAME
-from tests.processes import start_function, start_plugin
+from tests.processes import collect_behind_plugin, start_function, start_plugin
 from tests.test_state import BUCKET, CREDENTIALS, start_moto
 
 TYPES = {"clusters": "Cluster", "hosts": "Host", "vms": "VirtualMachine", "subnets": "Subnet",
@@ -39,16 +39,7 @@ def secret_for(sim, **override) -> dict:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """collect + plugin wired like Knative wires them, with a local-folder state store."""
-    logs = tmp_path_factory.mktemp("logs")
-    env = {"NTNX_STATE_URL": f"file://{tmp_path_factory.mktemp('state')}"}
-    collect = start_function("collect", env, log_dir=logs)
-    plugin = start_plugin("inventory", {**env, "NTNX_COLLECT_URL": collect.url}, log_dir=logs)
-    channel = grpc.insecure_channel(plugin.url)
-    yield channel, collect, plugin
-    channel.close()
-    plugin.stop()
-    collect.stop()
+    yield from collect_behind_plugin("inventory", tmp_path_factory)
 
 
 def run_collect(channel, secret: dict, options: dict | None = None,

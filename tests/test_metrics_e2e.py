@@ -28,7 +28,7 @@ from spaceone.api.monitoring.plugin import (
     metric_pb2_grpc,
 )
 
-from tests.processes import start_function, start_plugin
+from tests.processes import collect_behind_plugin
 from tests.simulator import Inventory, Simulator
 from tests.simulator.stats import sample
 
@@ -100,15 +100,7 @@ def prism(sim):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    env = {"NTNX_STATE_URL": f"file://{tmp_path_factory.mktemp('state')}"}
-    collect = start_function("collect", env, log_dir=logs)
-    plugin = start_plugin("metric", {**env, "NTNX_COLLECT_URL": collect.url}, log_dir=logs)
-    channel = grpc.insecure_channel(plugin.url)
-    yield channel, collect, plugin
-    channel.close()
-    plugin.stop()
-    collect.stop()
+    yield from collect_behind_plugin("metric", tmp_path_factory)
 
 
 def secret_for(sim, **override) -> dict:
