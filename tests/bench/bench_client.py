@@ -27,6 +27,14 @@ from tests.processes import start_simulator
 USERNAME, PASSWORD = "admin", "Nutanix/4u"  # the simulator's defaults
 
 
+def add_inventory_args(parser: argparse.ArgumentParser) -> None:
+    """The simulated Prism Central the listing benchmarks share: size and latency."""
+    parser.add_argument("--vms", type=int, default=20_000)
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument("--hosts-per-cluster", type=int, default=20)
+    parser.add_argument("--latency-ms", type=int, default=50)
+
+
 def latency_bound(items: int, page: int, concurrency: int, latency_s: float) -> float:
     pages = max(1, math.ceil(items / page))
     return (1 + math.ceil((pages - 1) / concurrency)) * latency_s
@@ -57,10 +65,7 @@ def list_vms(conn: Connection, api: str, concurrency: int) -> tuple[int, float, 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=20_000)
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--hosts-per-cluster", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, default=50)
+    add_inventory_args(parser)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
     sim, conn = start(args.vms, args.clusters, args.hosts_per_cluster, args.latency_ms, "off")

@@ -33,6 +33,7 @@ from spaceone.api.inventory.plugin import collector_pb2, collector_pb2_grpc, job
 
 from shared import events
 from tests.bench import grpc_floor
+from tests.bench.bench_client import add_inventory_args
 from tests.processes import start_function, start_plugin
 from tests.simulator import Inventory, Simulator
 
@@ -127,10 +128,7 @@ def collect_all(address: str, secret: dict) -> tuple[int, bytes]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=20_000)
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--hosts-per-cluster", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, default=50)
+    add_inventory_args(parser)
     parser.add_argument("--workers", type=int, default=1,
                         help="gunicorn workers of the collect function (Knative: pods)")
     args = parser.parse_args(argv)

@@ -23,7 +23,7 @@ import time
 from shared.prism import PrismClient
 from shared.prism.client import V3_MAX_PAGE, V4_MAX_PAGE
 from shared.prism.pacing import Limiter
-from tests.bench.bench_client import latency_bound, start
+from tests.bench.bench_client import add_inventory_args, latency_bound, start
 from tests.simulator.ratelimit import RateLimits
 
 PER_API = {"v4": "vmm.vms.list", "v3": "v3.vms.list"}  # the simulator's budget names
@@ -45,10 +45,7 @@ def bounds(items: int, concurrency: int, latency_s: float) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=20_000)
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--hosts-per-cluster", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, default=50)
+    add_inventory_args(parser)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
     sim, conn = start(args.vms, args.clusters, args.hosts_per_cluster, args.latency_ms,
