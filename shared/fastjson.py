@@ -2,7 +2,7 @@
 
 A collection moves megabytes of JSON: Prism's list pages, shard replies,
 each resource's `json_data`. msgspec reads and writes it several times faster
-than `json` and, given a `projection` (a typed shape of the fields wanted),
+than `json` and, through a `TypedPage` (a typed shape of the fields wanted),
 skips the rest of a Prism page without building Python objects for it.
 
 `loads` answers what the standard library would: input msgspec refuses
@@ -46,10 +46,7 @@ def dumps(data: Any) -> str:
     writes the non-JSON `NaN`). What msgspec cannot write goes to `json`,
     which writes it or refuses it.
     """
-    try:
-        return _encode(data).decode()
-    except (TypeError, ValueError, OverflowError):
-        return json.dumps(data, separators=(",", ":"))
+    return encode(data).decode()
 
 
 class Reader(Protocol):

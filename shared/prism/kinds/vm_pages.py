@@ -26,7 +26,14 @@ import msgspec
 from shared.errors import BadResponse
 from shared.fastjson import TypedPage, loads
 from shared.prism.kinds import ParseContext
-from shared.prism.kinds._values import MIB, categories, timestamp, unique, v3_categories
+from shared.prism.kinds._values import (
+    MIB,
+    categories,
+    text,
+    timestamp,
+    unique,
+    v3_categories,
+)
 from shared.prism.models import Disk, Nic, Vm
 
 
@@ -208,33 +215,28 @@ V4_PAGE = TypedPage(V4Vm, "data")
 V3_PAGE = TypedPage(V3Vm, "entities")
 
 
-def _text(value: str | None) -> str | None:
-    """`_values.text` for a value already known to be a string or None."""
-    return value if value and not value.isspace() else None
-
-
 def _ref(ref: _Ref | None) -> str | None:
-    return _text(ref.ext_id) if ref is not None else None
+    return text(ref.ext_id) if ref is not None else None
 
 
 def from_typed_v4(item: V4Vm, ctx: ParseContext) -> Vm:
-    ext_id = _text(item.ext_id)
+    ext_id = text(item.ext_id)
     if ext_id is None:
         raise BadResponse("vm item has no identifier")
     known = ctx.categories
     refs = item.categories
     return Vm(
         ext_id=ext_id,
-        name=_text(item.name) or "",
-        power_state=_text(item.power_state),
+        name=text(item.name) or "",
+        power_state=text(item.power_state),
         cluster_ext_id=_ref(item.cluster),
         host_ext_id=_ref(item.host),
-        description=_text(item.description),
+        description=text(item.description),
         num_sockets=item.num_sockets,
         num_cores_per_socket=item.num_cores_per_socket,
         num_threads_per_core=item.num_threads_per_core,
         memory_bytes=item.memory_size_bytes,
-        machine_type=_text(item.machine_type),
+        machine_type=text(item.machine_type),
         created_at=timestamp(item.create_time),
         disks=ordered_disks([_disk(d) for d in item.disks]) if item.disks else (),
         nics=tuple([_nic(n) for n in item.nics]) if item.nics else (),
@@ -247,20 +249,21 @@ def _disk(disk: _Disk) -> Disk:
     backing = disk.backing_info or _NO_DISK_BACKING
     address = disk.disk_address or _NO_ADDRESS
     return Disk(
-        ext_id=_text(disk.ext_id) or _text(backing.disk_ext_id),
+        ext_id=text(disk.ext_id) or text(backing.disk_ext_id),
         size_bytes=backing.disk_size_bytes,
-        bus_type=_text(address.bus_type),
+        bus_type=text(address.bus_type),
         index=address.index,
         storage_container_ext_id=_ref(backing.storage_container),
     )
 
 
 def _nic(nic: _Nic) -> Nic:
-    new_backing, old_backing = nic.nic_backing_info, nic.backing_info
+    new_backing = nic.nic_backing_info or _NO_BACKING
+    old_backing = nic.backing_info or _NO_BACKING
+    new_network = nic.nic_network_info or _NO_NETWORK
+    old_network = nic.network_info or _NO_NETWORK
     addresses: list[str | None] = []
-    for network in (nic.nic_network_info, nic.network_info):
-        if network is None:
-            continue
+    for network in (new_network, old_network):
         config = network.ipv4_config
         if config is not None:
             addresses.append(_ip(config.ip_address))
@@ -269,17 +272,13 @@ def _nic(nic: _Nic) -> Nic:
         learned = network.ipv4_info
         if learned is not None and learned.learned_ip_addresses:
             addresses.extend(map(_ip, learned.learned_ip_addresses))
-    connected = new_backing.is_connected if new_backing is not None else None
-    if connected is None and old_backing is not None:
-        connected = old_backing.is_connected
+    connected = new_backing.is_connected
     return Nic(
-        ext_id=_text(nic.ext_id),
-        mac_address=(_text(new_backing.mac_address) if new_backing is not None else None)
-        or (_text(old_backing.mac_address) if old_backing is not None else None),
-        subnet_ext_id=(_ref(nic.nic_network_info.subnet) if nic.nic_network_info else None)
-        or (_ref(nic.network_info.subnet) if nic.network_info else None),
+        ext_id=text(nic.ext_id),
+        mac_address=text(new_backing.mac_address) or text(old_backing.mac_address),
+        subnet_ext_id=_ref(new_network.subnet) or _ref(old_network.subnet),
         ip_addresses=unique(addresses),
-        is_connected=connected,
+        is_connected=old_backing.is_connected if connected is None else connected,
     )
 
 
@@ -287,14 +286,14 @@ def _ip(address: _Address | None) -> str | None:
     if address is None:
         return None
     for family in (address.ipv4, address.ipv6):
-        if family is not None and _text(family.value):
+        if family is not None and text(family.value):
             return family.value
-    return _text(address.value)
+    return text(address.value)
 
 
 def from_typed_v3(entity: V3Vm) -> Vm:
     metadata = entity.metadata or _NO_METADATA
-    ext_id = _text(metadata.uuid)
+    ext_id = text(metadata.uuid)
     if ext_id is None:
         raise BadResponse("vm entity has no identifier")
     status, spec = entity.status or _NO_STATUS, entity.spec or _NO_SPEC
@@ -304,16 +303,16 @@ def from_typed_v3(entity: V3Vm) -> Vm:
     mib = res.memory_size_mib
     return Vm(
         ext_id=ext_id,
-        name=_text(status.name) or _text(spec.name) or "",
-        power_state=_text(res.power_state),
+        name=text(status.name) or text(spec.name) or "",
+        power_state=text(res.power_state),
         cluster_ext_id=_uuid(status.cluster_reference) or _uuid(spec.cluster_reference),
         host_ext_id=_uuid(res.host_reference),
-        description=_text(status.description) or _text(spec.description),
+        description=text(status.description) or text(spec.description),
         num_sockets=res.num_sockets,
         num_cores_per_socket=res.num_vcpus_per_socket,
         num_threads_per_core=res.num_threads_per_core,
         memory_bytes=None if mib is None else mib * MIB,
-        machine_type=_text(res.machine_type),
+        machine_type=text(res.machine_type),
         created_at=timestamp(metadata.creation_time),
         disks=ordered_disks([_v3_disk(d) for d in res.disk_list if not _is_cdrom(d)])
         if res.disk_list else (),
@@ -338,7 +337,7 @@ def as_dict(entity: V3Vm) -> dict:
 
 
 def _uuid(ref: _Uuid | None) -> str | None:
-    return _text(ref.uuid) if ref is not None else None
+    return text(ref.uuid) if ref is not None else None
 
 
 def _is_cdrom(disk: _V3Disk) -> bool:
@@ -353,9 +352,9 @@ def _v3_disk(disk: _V3Disk) -> Disk:
         size = disk.disk_size_mib * MIB
     storage = disk.storage_config
     return Disk(
-        ext_id=_text(disk.uuid),
+        ext_id=text(disk.uuid),
         size_bytes=size,
-        bus_type=_text(address.adapter_type),
+        bus_type=text(address.adapter_type),
         index=address.device_index,
         storage_container_ext_id=_uuid(storage.storage_container_reference)
         if storage is not None else None,
@@ -365,10 +364,10 @@ def _v3_disk(disk: _V3Disk) -> Disk:
 def _v3_nic(nic: _V3Nic) -> Nic:
     endpoints = nic.ip_endpoint_list
     return Nic(
-        ext_id=_text(nic.uuid),
-        mac_address=_text(nic.mac_address),
+        ext_id=text(nic.uuid),
+        mac_address=text(nic.mac_address),
         subnet_ext_id=_uuid(nic.subnet_reference),
-        ip_addresses=unique([_text(e.ip) for e in endpoints]) if endpoints else (),
+        ip_addresses=unique([text(e.ip) for e in endpoints]) if endpoints else (),
         is_connected=nic.is_connected,
     )
 
@@ -379,6 +378,8 @@ _NO_SPEC = _V3Spec()
 _NO_RESOURCES = _V3Resources()
 _NO_V3_ADDRESS = _V3DiskAddress()
 _NO_DISK_BACKING = _DiskBacking()
+_NO_BACKING = _Backing()
+_NO_NETWORK = _Network()
 _NO_ADDRESS = _DiskAddress()
 
 
