@@ -51,9 +51,7 @@ _NO_CONTEXT = ParseContext()
 
 
 def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
-    """Written flat, without helpers per field: it runs for every VM (see bench_client).
-
-    Items of a list page come typed (`vm_pages.V4Vm`) when the page fit that shape.
+    """Items of a list page come typed (`vm_pages.V4Vm`) when the page fit that shape.
     """
     if type(item) is V4Vm:
         return from_typed_v4(item, ctx)
@@ -67,8 +65,8 @@ def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         ext_id=require_id(get("extId"), "vm item"),
         name=text(get("name")) or "",
         power_state=text(get("powerState")),
-        cluster_ext_id=_ref(get("cluster")),
-        host_ext_id=_ref(get("host")),
+        cluster_ext_id=text(dig(item, "cluster", "extId")),
+        host_ext_id=text(dig(item, "host", "extId")),
         description=text(get("description")),
         num_sockets=integer(get("numSockets")),
         num_cores_per_socket=integer(get("numCoresPerSocket")),
@@ -81,19 +79,10 @@ def from_v4(item: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         nics=tuple([_v4_nic(n) for n in nics if isinstance(n, dict)])
         if isinstance(nics, list) else (),
         categories=categories(
-            known[ref] for ref in (_ref(c) for c in refs) if ref in known
+            known[ref] for ref in (text(dig(c, "extId")) for c in refs) if ref in known
         ) if isinstance(refs, list) and known else (),
         raw=item,
     )
-
-
-def _ref(value: Any) -> str | None:
-    """`text(dig(value, "extId"))`, the shape of every v4 reference, in one call."""
-    if isinstance(value, dict):
-        ident = value.get("extId")
-        if isinstance(ident, str) and ident.strip():
-            return ident
-    return None
 
 
 def _v4_disk(disk: dict) -> Disk:
@@ -105,7 +94,7 @@ def _v4_disk(disk: dict) -> Disk:
         size_bytes=integer(backing.get("diskSizeBytes")),
         bus_type=text(address.get("busType")),
         index=integer(address.get("index")),
-        storage_container_ext_id=_ref(backing.get("storageContainer")),
+        storage_container_ext_id=text(dig(backing, "storageContainer", "extId")),
     )
 
 
@@ -131,7 +120,8 @@ def _v4_nic(nic: dict) -> Nic:
     return Nic(
         ext_id=text(nic.get("extId")),
         mac_address=text(new_backing.get("macAddress")) or text(old_backing.get("macAddress")),
-        subnet_ext_id=_ref(new_network.get("subnet")) or _ref(old_network.get("subnet")),
+        subnet_ext_id=text(dig(new_network, "subnet", "extId"))
+        or text(dig(old_network, "subnet", "extId")),
         ip_addresses=unique(addresses),
         is_connected=connected if isinstance(connected, bool) else None,
     )
@@ -161,9 +151,9 @@ def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         ext_id=require_id(metadata.get("uuid"), "vm entity"),
         name=text(status.get("name")) or text(spec.get("name")) or "",
         power_state=text(get("power_state")),
-        cluster_ext_id=_uuid(status.get("cluster_reference"))
-        or _uuid(spec.get("cluster_reference")),
-        host_ext_id=_uuid(get("host_reference")),
+        cluster_ext_id=text(dig(status, "cluster_reference", "uuid"))
+        or text(dig(spec, "cluster_reference", "uuid")),
+        host_ext_id=text(dig(res, "host_reference", "uuid")),
         description=text(status.get("description")) or text(spec.get("description")),
         num_sockets=integer(get("num_sockets")),
         num_cores_per_socket=integer(get("num_vcpus_per_socket")),
@@ -177,18 +167,9 @@ def from_v3(entity: Any, ctx: ParseContext = _NO_CONTEXT) -> Vm:
         nics=tuple([_v3_nic(n) for n in nics if isinstance(n, dict)])
         if isinstance(nics, list) else (),
         categories=v3_categories(metadata.get("categories_mapping"), metadata.get("categories")),
-        project_ext_id=_uuid(metadata.get("project_reference")),
+        project_ext_id=text(dig(metadata, "project_reference", "uuid")),
         raw=entity,
     )
-
-
-def _uuid(value: Any) -> str | None:
-    """`text(dig(value, "uuid"))`, the shape of every v3 reference, in one call."""
-    if isinstance(value, dict):
-        ident = value.get("uuid")
-        if isinstance(ident, str) and ident.strip():
-            return ident
-    return None
 
 
 def _v3_disk(disk: dict) -> Disk:
@@ -199,9 +180,8 @@ def _v3_disk(disk: dict) -> Disk:
         size_bytes=size if size is not None else mib_to_bytes(disk.get("disk_size_mib")),
         bus_type=text(address.get("adapter_type")),
         index=integer(address.get("device_index")),
-        storage_container_ext_id=_uuid(
-            dig(disk, "storage_config", "storage_container_reference")
-        ),
+        storage_container_ext_id=text(
+            dig(disk, "storage_config", "storage_container_reference", "uuid")),
     )
 
 
@@ -211,7 +191,7 @@ def _v3_nic(nic: dict) -> Nic:
     return Nic(
         ext_id=text(nic.get("uuid")),
         mac_address=text(nic.get("mac_address")),
-        subnet_ext_id=_uuid(nic.get("subnet_reference")),
+        subnet_ext_id=text(dig(nic, "subnet_reference", "uuid")),
         ip_addresses=unique([text(e.get("ip")) for e in endpoints if isinstance(e, dict)])
         if isinstance(endpoints, list) else (),
         is_connected=connected if isinstance(connected, bool) else None,
