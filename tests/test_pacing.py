@@ -195,6 +195,25 @@ def test_unknown_budget_is_probed_one_request_at_a_time():
     worker.join()
 
 
+def test_an_unknown_global_budget_lets_two_routes_probe_together():
+    """Auto mode's v4 and v3 probes go at once; a third API waits for an answer."""
+    lim = Limiter(poll_s=0.001)
+    lim.acquire(ROUTE)
+    lim.acquire(OTHER)  # a second route: the global budget admits two probes
+    third_went = threading.Event()
+
+    def third():
+        lim.acquire("POST /api/nutanix/v3/vms/list")
+        third_went.set()
+
+    worker = threading.Thread(target=third)
+    worker.start()
+    assert not third_went.wait(0.05)
+    lim.release(ROUTE, budget(30, 28, 5, 4), 200)
+    assert third_went.wait(2)
+    worker.join()
+
+
 def test_threads_share_one_budget():
     """Eight threads through one limiter stay within 5 sends per 0.2 s window."""
     lim = Limiter(margin_s=0.02)

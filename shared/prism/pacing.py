@@ -17,7 +17,9 @@ our own count means someone else spends the same budget (another function
 process): the difference is booked as sends made now. A 429 that still comes
 blocks the budget for its `Retry-After` and lowers the pace, which recovers
 while no 429 follows. Until a budget has been seen in an answer, one request
-at a time probes it.
+at a time probes it; the global budget admits two (`GLOBAL_PROBES`), so that
+the first sends of two APIs (auto mode's v4 and v3 probes) go together, far
+below any published global limit (30 to 80 per second).
 
 The limiter only waits; retrying is `shared/retry.py`'s job. Clock and sleep
 are parameters so tests run on a fake clock.
@@ -37,6 +39,7 @@ H_LIMIT, H_REMAINING = "x-ratelimit-limit", "x-ratelimit-remaining"
 H_API_LIMIT, H_API_REMAINING = "x-api-ratelimit-limit", "x-api-ratelimit-remaining"
 H_API_PERIOD = "x-api-ratelimit-refresh-period-seconds"
 MIN_FACTOR = 0.25  # a 429 storm slows to a quarter of the advertised budget, not to zero
+GLOBAL_PROBES = 2  # requests in flight on an unknown global budget: two routes' first sends
 
 
 @dataclass
@@ -48,6 +51,7 @@ class _Bucket:
     changed_at: float = -math.inf
     blocked_until: float = 0.0
     probing: int = 0  # requests in flight while not yet known
+    probes: int = 1  # how many may be in flight while not yet known
     sends: deque[float] = field(default_factory=deque)
 
     def delay(self, now: float, margin_s: float, poll_s: float) -> float:
@@ -55,7 +59,7 @@ class _Bucket:
         if now < self.blocked_until:
             return self.blocked_until - now
         if not self.known:
-            return 0.0 if self.probing == 0 else poll_s
+            return 0.0 if self.probing < self.probes else poll_s
         if self.limit is None:
             return 0.0
         window = self.period_s + margin_s
@@ -135,7 +139,7 @@ class Limiter:
         self._clock, self._sleep = clock, sleep
         self._margin_s, self._poll_s = margin_s, poll_s
         self._lock = threading.Lock()
-        self._global = _Bucket()
+        self._global = _Bucket(probes=GLOBAL_PROBES)
         self._routes: dict[str, _Bucket] = {}
 
     def _bucket(self, route: str) -> _Bucket:
