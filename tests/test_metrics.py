@@ -57,7 +57,7 @@ def test_every_entity_type_has_the_issue_metrics():
 ])
 def test_units_convert_to_what_people_read(key, raw, expected):
     win = series.Window(T0, at(5), 300, int(T0.timestamp()), 1)
-    assert series.align([(T0, raw)], win, METRICS[key], "AVG") == [expected]
+    assert series.align([T0], [raw], win, METRICS[key], "AVG") == [expected]
 
 
 def test_units_are_stated():
@@ -140,14 +140,14 @@ def test_interval(span_s, period, floor_s, expected):
 def test_labels_are_the_epoch_multiples_inside_the_range():
     win = series.window(at(1), at(61), 300, 30, LATER)
     assert (win.step_s, win.count) == (300, 12)  # 03:05 ... 04:00
-    labels = win.labels()
+    labels = win.labels
     assert labels[0] == "2025-06-21T03:05:00.000Z"
     assert labels[-1] == "2025-06-21T04:00:00.000Z"
 
 
 def test_labels_stop_at_now():
     win = series.window(at(0), at(120), 300, 30, now=at(17))
-    assert win.labels() == ["2025-06-21T03:00:00.000Z", "2025-06-21T03:05:00.000Z",
+    assert win.labels == ["2025-06-21T03:00:00.000Z", "2025-06-21T03:05:00.000Z",
                             "2025-06-21T03:10:00.000Z", "2025-06-21T03:15:00.000Z"]
     assert series.window(at(0), at(60), 300, 30, now=at(-1)).count == 0
 
@@ -172,17 +172,22 @@ def test_bad_times_are_invalid(text):
 # -- alignment ----------------------------------------------------------------------------
 
 
+def columns(points: list[tuple]) -> tuple[list, list]:
+    """(time, value) pairs as `align` takes them: a column of times, one of values."""
+    return [t for t, _ in points], [v for _, v in points]
+
+
 def test_points_fill_their_buckets_and_gaps_stay_null():
     win = series.window(at(0), at(20), 300, 30, LATER)  # 03:00 03:05 03:10 03:15 03:20
     points = [(at(0), 100_000), (at(10), 300_000), (at(20), 500_000)]
-    assert series.align(points, win, METRICS["cpu_usage"], "AVG") == \
+    assert series.align(*columns(points), win, METRICS["cpu_usage"], "AVG") == \
         [10.0, None, 30.0, None, 50.0]
 
 
 def test_points_outside_the_window_are_dropped():
     win = series.window(at(0), at(10), 300, 30, LATER)
     points = [(at(-60), 1), (at(5), 2), (at(600), 3)]
-    assert series.align(points, win, METRICS["storage_iops"], "AVG") == [None, 2, None]
+    assert series.align(*columns(points), win, METRICS["storage_iops"], "AVG") == [None, 2, None]
 
 
 @pytest.mark.parametrize(("stat", "expected"), [
@@ -191,7 +196,7 @@ def test_finer_points_are_combined_with_the_stat(stat, expected):
     """Off-grid points (03:01, 03:03, 03:05) all belong to the bucket ending 03:05."""
     win = series.window(at(0), at(5), 300, 30, LATER)
     points = [(at(1), 100_000), (at(3), 300_000), (at(5), 200_000)]
-    assert series.align(points, win, METRICS["cpu_usage"], stat) == [None, expected]
+    assert series.align(*columns(points), win, METRICS["cpu_usage"], stat) == [None, expected]
 
 
 @given(st.lists(st.tuples(st.integers(-7200, 7200), st.integers(0, 10**9)), max_size=50),
@@ -199,8 +204,8 @@ def test_finer_points_are_combined_with_the_stat(stat, expected):
 def test_align_always_answers_one_value_or_null_per_label(raw, step):
     win = series.window(at(0), at(60), step, 30, LATER)
     points = [(T0 + timedelta(seconds=s), v) for s, v in raw]
-    values = series.align(points, win, METRICS["storage_iops"], "MAX")
-    assert len(values) == win.count == len(win.labels())
+    values = series.align(*columns(points), win, METRICS["storage_iops"], "MAX")
+    assert len(values) == win.count == len(win.labels)
     for index, value in enumerate(values):
         inside = [v for s, v in raw
                   if math.ceil((T0.timestamp() + s - win.first_s) / step) == index]

@@ -195,7 +195,16 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class StatSeries:
-    """One metric of one entity: Prism's metric name, points oldest first."""
+    """One metric of one entity: Prism's metric name, its points oldest first as two columns.
+
+    Columns, not (time, value) pairs: a month of 5-minute points of 100 VMs
+    is 864,000 points, and the VMs of one answer share one `times` tuple.
+    """
 
     metric: str  # Prism's name, e.g. hypervisorCpuUsagePpm
-    points: tuple[tuple[datetime, float], ...]
+    times: tuple[datetime, ...]
+    values: tuple[float, ...]  # as Prism sent them: ints stay ints
+
+    @property
+    def points(self) -> tuple[tuple[datetime, float], ...]:
+        return tuple(zip(self.times, self.values, strict=True))
