@@ -4,16 +4,24 @@
 `prism_sim_https` serve it for the whole session (the HTTPS one with a
 generated CA: `ca_pem`, `ca_path`). `prism_sim` runs a test once per scheme
 and leaves the simulator clean afterwards (faults, rate limits, latency,
-counters), so tests can inject freely.
+counters), so tests can inject freely. Each test starts without the Prism
+sessions an earlier one left in this process (`shared/prism/sessions.py`),
+as a cold function would.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from shared.prism import sessions
 from tests.simulator import Inventory, Simulator
 
 PRISM_USERNAME, PRISM_PASSWORD = "admin", "Nutanix/4u"  # the simulator's login
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_sessions():
+    sessions.forget_all()
 
 
 @pytest.fixture(scope="session")

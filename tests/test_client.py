@@ -35,7 +35,7 @@ from shared.errors import (
     RateLimited,
     Unavailable,
 )
-from shared.prism import Connection, KindPlan, PrismClient, paging
+from shared.prism import Connection, KindPlan, PrismClient, paging, sessions
 from shared.prism.kinds import vms
 from shared.prism.pacing import Limiter
 from shared.prism.paging import Page, iter_pages
@@ -720,6 +720,64 @@ def test_one_login_then_cookies_and_bounded_concurrency(prism_sim, prism_invento
     assert counters["logins"] == 1 == metrics["logins"]
     assert counters["requests"] == metrics["requests"]
     assert 1 < counters["max_in_flight"] <= 3
+
+
+def test_the_next_client_with_the_same_credentials_keeps_the_session(prism_sim):
+    """A warm function's next call starts with the cookies: no serialised login first."""
+    with client_for(prism_sim, api="v4") as first:
+        assert list(first.iter_clusters())
+    with client_for(prism_sim, api="v4") as second:
+        assert list(second.iter_clusters())
+        assert second.metrics["logins"] == 0
+    assert prism_sim.counters["logins"] == 1
+
+
+def test_a_kept_session_never_admits_another_password(prism_sim):
+    with client_for(prism_sim, api="v4") as client:
+        assert list(client.iter_clusters())
+    wrong = PrismClient(connect(prism_sim, password="wrong"), api="v4", retry=FAST,
+                        limiter=Limiter())
+    with wrong, pytest.raises(AuthenticationFailed):
+        list(wrong.iter_clusters())
+    assert prism_sim.counters["logins"] == 1  # the refused Basic call set no session
+
+
+def test_a_kept_session_prism_dropped_logs_in_again(prism_sim):
+    with client_for(prism_sim, api="v4") as client:
+        assert list(client.iter_clusters())
+    prism_sim.inject(r"clusters", "expired_auth", times=1)
+    with client_for(prism_sim, api="v4") as client:
+        assert list(client.iter_clusters())
+        assert client.metrics["logins"] == 1
+    assert prism_sim.counters["logins"] == 2
+
+
+def test_a_kept_session_idle_too_long_is_not_sent():
+    now = [0.0]
+    jar = sessions.Jar(clock=lambda: now[0])
+    jar.keep({"NTNX_IAM_SESSION": "a"})
+    jar.keep({"NTNX_MERCURY_IAM_SESSION": "b"})
+    assert jar.header() == "NTNX_IAM_SESSION=a; NTNX_MERCURY_IAM_SESSION=b"
+    now[0] = sessions.MAX_IDLE_S
+    assert jar.header() is not None
+    jar.keep({"NTNX_IAM_SESSION": "c"})  # an answer set it again: the idle clock restarts
+    now[0] = 2 * sessions.MAX_IDLE_S
+    assert jar.header() == "NTNX_IAM_SESSION=c; NTNX_MERCURY_IAM_SESSION=b"
+    now[0] = 2 * sessions.MAX_IDLE_S + 1
+    assert jar.header() is None
+    jar.keep({"NTNX_IAM_SESSION": "d"})
+    jar.forget("NTNX_IAM_SESSION=stale")  # not the current one: kept
+    assert jar.header() == "NTNX_IAM_SESSION=d"
+    jar.forget("NTNX_IAM_SESSION=d")
+    assert jar.header() is None
+
+
+def test_kept_sessions_are_per_prism_central_user_and_password():
+    jar = sessions.jar_for("pc:9440", "admin", "a")
+    assert sessions.jar_for("pc:9440", "admin", "a") is jar
+    others = {sessions.jar_for("pc:9440", "admin", "b"), sessions.jar_for("pc2:9440", "admin", "a"),
+              sessions.jar_for("pc:9440", "other", "a")}
+    assert jar not in others and len(others) == 3
 
 
 def test_garbage_collector_is_back_on_after_listing_or_failing(prism_sim_http):

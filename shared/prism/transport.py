@@ -11,7 +11,8 @@ Auth (spec nutanix/README.md section 1): an API key goes in `X-ntnx-api-key`
 on every call. With a user and password the first call logs in with Basic
 (one at a time: parallel Basic logins fail under LDAP, TPN issue #93), later
 calls send only the cookies Prism set, and a 401 on a cookie logs in again
-once. Messages never carry headers, bodies or credentials: `requests`
+once. The cookies outlive the client: the next one in this process with the
+same credentials starts with them (`sessions.py`). Messages never carry headers, bodies or credentials: `requests`
 exceptions are translated, not logged (they hold the request and its auth).
 """
 
@@ -55,6 +56,7 @@ from shared.fastjson import Reader, loads
 from shared.prism.connection import Connection
 from shared.prism.kinds.envelope import error_message
 from shared.prism.pacing import Limiter, limiter_for
+from shared.prism.sessions import jar_for
 from shared.retry import RetryPolicy, call_with_retry
 
 log = logging.getLogger(__name__)
@@ -229,11 +231,8 @@ class Transport:
         if conn.api_key is None and conn.username is not None:
             token = base64.b64encode(f"{conn.username}:{conn.password or ''}".encode()).decode()
             self._basic = f"Basic {token}"
-        self._login_lock = threading.Lock()
+            self._jar = jar_for(conn.key, conn.username, conn.password)
         self._state_lock = threading.Lock()
-        self._cookies: dict[str, str] = {}
-        self._cookie: str | None = None
-        self._sessions: bool | None = None  # does this PC set session cookies? None: unknown
         self.product: str | None = None
         self._counts = {"requests": 0, "retries": 0, "throttled": 0, "logins": 0}
         self._paced_s = 0.0
@@ -315,17 +314,18 @@ class Transport:
         """Send with the key, the session cookie, or a (serialised) Basic login."""
         if self._basic is None:
             return self._http(method, url, data, what, {API_KEY_HEADER: self.conn.api_key or ""})
+        jar = self._jar
         for _ in range(2):
-            cookie = self._cookie
-            if cookie is None and self._sessions is not False:
-                with self._login_lock:
-                    cookie = self._cookie
+            cookie = jar.header()
+            if cookie is None and jar.sets_cookies is not False:
+                with jar.login_lock:
+                    cookie = jar.header()
                     if cookie is None:
                         return self._login(method, url, data, what)
             headers = {"Cookie": cookie} if cookie else {"Authorization": self._basic}
             resp = self._http(method, url, data, what, headers)
             if resp.status_code == 401 and cookie is not None:
-                self._forget(cookie)  # expired session: log in again, once
+                jar.forget(cookie)  # expired session: log in again, once
                 continue
             self._keep_cookies(resp)
             return resp
@@ -337,7 +337,7 @@ class Transport:
         self._count("logins")
         resp = self._http(method, url, data, what, {"Authorization": self._basic or ""})
         if 200 <= resp.status_code < 300:
-            self._sessions = self._keep_cookies(resp) or bool(self._cookie)
+            self._jar.sets_cookies = self._keep_cookies(resp) or self._jar.header() is not None
         return resp
 
     def _keep_cookies(self, resp: requests.Response) -> bool:
@@ -355,16 +355,8 @@ class Transport:
                 pairs[name.strip()] = value.strip()
         if not pairs:
             return False
-        with self._state_lock:
-            self._cookies.update(pairs)
-            self._cookie = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
+        self._jar.keep(pairs)
         return True
-
-    def _forget(self, cookie: str) -> None:
-        with self._state_lock:
-            if self._cookie == cookie:
-                self._cookie = None
-                self._cookies.clear()
 
     def _http(self, method: str, url: str, data: bytes | None, what: str,
               headers: dict[str, str]) -> requests.Response:
