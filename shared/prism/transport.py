@@ -12,8 +12,9 @@ on every call. With a user and password the first call logs in with Basic
 (one at a time: parallel Basic logins fail under LDAP, TPN issue #93), later
 calls send only the cookies Prism set, and a 401 on a cookie logs in again
 once. The cookies outlive the client: the next one in this process with the
-same credentials starts with them (`sessions.py`). Messages never carry headers, bodies or credentials: `requests`
-exceptions are translated, not logged (they hold the request and its auth).
+same credentials starts with them (`sessions.py`). Messages never carry
+headers, bodies or credentials: `requests` exceptions are translated, not
+logged (they hold the request and its auth).
 """
 
 from __future__ import annotations
