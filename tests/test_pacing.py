@@ -283,9 +283,9 @@ def test_lowered_budget_slows_the_client_without_errors_or_lost_items(prism_sim_
                                                                       prism_inventory):
     sim = prism_sim_http
     sim.reset_counters()
-    sim.set_rate_limits(RateLimits(global_per_s=30, per_api={"vmm.vms.list": 10}))
+    sim.set_rate_limits(RateLimits(global_per_s=30, per_api={"vmm.vms.list": 4}))
     found = []
-    try:
+    try:  # 9 pages at 4 per second: pages 5 to 9 go out a second later, at the lower budget
         with client_for(sim, api="v4", page_size=5, concurrency=4) as client:
             for vm in client.iter_vms():
                 found.append(vm.ext_id)
