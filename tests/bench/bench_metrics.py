@@ -13,7 +13,10 @@ per VM-month of one stat: the simulator's CPU, not the plugin's. So its
 answers are memoised per request and filled by an untimed warm-up call (as
 `prewarm` does for entities; in small calls, two requests at a time, so
 that neither an answer nor a call outlasts its timeout); the timed calls get
-the same bytes after the same 50 ms latency.
+the same bytes after the same 50 ms latency. The timed calls also find the
+Prism session the warm-up logged in, as a warm function does
+(`shared/prism/sessions.py`); a cold one first logs in alone, one more
+latency before the parallel requests.
 
 Bound: bound_s = ceil(vms / concurrency) x latency, the Prism rounds alone
 (8 in flight by default: ceil(100 / 8) x 50 ms = 0.65 s). Everything else
