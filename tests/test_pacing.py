@@ -178,21 +178,26 @@ def test_success_without_headers_means_no_limit_and_errors_teach_nothing():
     assert clock.now == before
 
 
+def waits_for_an_answer(lim: Limiter, route: str, answered: str, remaining: int) -> None:
+    """`route`'s send waits until `answered` comes back with its budget, then goes."""
+    went = threading.Event()
+
+    def send():
+        lim.acquire(route)
+        went.set()
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    assert not went.wait(0.05)
+    lim.release(answered, budget(30, remaining, 5, 4), 200)
+    assert went.wait(2)
+    worker.join()
+
+
 def test_unknown_budget_is_probed_one_request_at_a_time():
     lim = Limiter(poll_s=0.001)
     lim.acquire(ROUTE)
-    second_went = threading.Event()
-
-    def second():
-        lim.acquire(ROUTE)
-        second_went.set()
-
-    worker = threading.Thread(target=second)
-    worker.start()
-    assert not second_went.wait(0.05)
-    lim.release(ROUTE, budget(30, 29, 5, 4), 200)
-    assert second_went.wait(2)
-    worker.join()
+    waits_for_an_answer(lim, ROUTE, answered=ROUTE, remaining=29)
 
 
 def test_an_unknown_global_budget_lets_two_routes_probe_together():
@@ -200,18 +205,7 @@ def test_an_unknown_global_budget_lets_two_routes_probe_together():
     lim = Limiter(poll_s=0.001)
     lim.acquire(ROUTE)
     lim.acquire(OTHER)  # a second route: the global budget admits two probes
-    third_went = threading.Event()
-
-    def third():
-        lim.acquire("POST /api/nutanix/v3/vms/list")
-        third_went.set()
-
-    worker = threading.Thread(target=third)
-    worker.start()
-    assert not third_went.wait(0.05)
-    lim.release(ROUTE, budget(30, 28, 5, 4), 200)
-    assert third_went.wait(2)
-    worker.join()
+    waits_for_an_answer(lim, "POST /api/nutanix/v3/vms/list", answered=ROUTE, remaining=28)
 
 
 def test_threads_share_one_budget():
